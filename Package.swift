@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way:
+// CLibBPF / CArkProbeRecords -> KernelProbe -> ProbeEvents -> ... -> ark-probe.
+// No Foundation below the CLI: the agent's budget is 8 MB resident.
+let package = Package(
+    name: "ArkProbe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ark-probe", targets: ["ark-probe"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibBPF",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev", "libelf-dev"])]
+        ),
+        // The record layout shared with the eBPF programs: bpf/ark_probe.h.
+        .systemLibrary(name: "CArkProbeRecords", path: "bpf"),
+        // Builds bpf/*.bpf.c into one object and embeds it (see the plugin).
+        .executableTarget(
+            name: "bpf-embed",
+            dependencies: ["CLibBPF"],
+            path: "Sources/BPFEmbed"
+        ),
+        .plugin(
+            name: "BPFObjectPlugin",
+            capability: .buildTool(),
+            dependencies: ["bpf-embed"]
+        ),
+        .target(
+            name: "KernelProbe",
+            dependencies: ["CLibBPF", "CArkProbeRecords"],
+            plugins: ["BPFObjectPlugin"]
+        ),
+        .target(
+            name: "ProbeEvents",
+            dependencies: ["KernelProbe", "CArkProbeRecords"]
+        ),
+        .executableTarget(
+            name: "ark-probe",
+            dependencies: ["KernelProbe", "ProbeEvents"],
+            path: "Sources/ArkProbeCLI"
+        ),
+        .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),
+        .testTarget(name: "ProbeEventsTests", dependencies: ["ProbeEvents", "CArkProbeRecords"]),
+    ]
+)

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The records that cross the BPF ring buffer, shared by the eBPF programs
+ * (the bpf/ programs) and the Swift decoder (module CArkProbeRecords).
+ *
+ * Rules for this file: fixed-size types only, every field naturally aligned,
+ * explicit padding, sizes asserted below on both sides. Append fields at the
+ * end of a record; never reorder.
+ */
+#ifndef ARK_PROBE_H
+#define ARK_PROBE_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define ARK_COMM_LEN 16
+
+/* What a record is. */
+enum ark_record_kind {
+	ARK_RECORD_RETRANSMIT = 1,        /* tcp:tcp_retransmit_skb */
+	ARK_RECORD_SYNACK_RETRANSMIT = 2, /* tcp:tcp_retransmit_synack */
+	ARK_RECORD_CONG_STATE = 3,        /* tcp:tcp_cong_state_set */
+	ARK_RECORD_DROP = 4,              /* skb:kfree_skb on a TCP packet */
+};
+
+/* Why a segment was retransmitted, as far as the socket state tells. */
+enum ark_retransmit_cause {
+	ARK_CAUSE_UNKNOWN = 0,
+	ARK_CAUSE_RTO = 1,         /* retransmission timeout: CA state Loss */
+	ARK_CAUSE_FAST = 2,        /* fast retransmit / recovery: CA state Recovery */
+	ARK_CAUSE_TLP = 3,         /* tail loss probe timer */
+	ARK_CAUSE_SYN = 4,         /* SYN of an active open */
+	ARK_CAUSE_SYNACK = 5,      /* SYN-ACK of a passive open */
+	ARK_CAUSE_OTHER = 6,       /* open/disorder/CWR without a pending probe */
+};
+
+/* Where the owner of the socket came from. */
+enum ark_owner_source {
+	ARK_OWNER_NONE = 0,     /* no socket, or a socket nobody was seen using */
+	ARK_OWNER_SOCKET = 1,   /* socket storage, filled in process context */
+	ARK_OWNER_ITERATOR = 2, /* the start-up walk of existing sockets */
+	ARK_OWNER_CURRENT = 3,  /* the task on the CPU (fallback hooks only) */
+};
+
+/* The process that owns a socket. 40 bytes. */
+struct ark_owner {
+	__u32 tgid;
+	__u32 tid;
+	__u32 uid;
+	__u8 source;          /* enum ark_owner_source */
+	__u8 pad[3];
+	__u64 cgroup_id;      /* cgroup v2 id of the owner */
+	char comm[ARK_COMM_LEN];
+};
+
+/* A TCP connection as seen from the local socket. 48 bytes.
+ * IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d). */
+struct ark_flow {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;          /* host byte order */
+	__u16 dport;          /* host byte order */
+	__u16 family;         /* AF_INET or AF_INET6 */
+	__u8 tcp_state;       /* TCP_ESTABLISHED .. TCP_NEW_SYN_RECV */
+	__u8 pad[9];
+};
+
+/* One ring-buffer record. 136 bytes. */
+struct ark_record {
+	__u64 ktime_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 socket_cookie;  /* 0 when no socket */
+	__u32 kind;           /* enum ark_record_kind */
+	__u32 netns;          /* inode number of the socket's (or skb's) netns */
+	__u64 socket_cgroup_id; /* cgroup v2 id recorded on the socket itself */
+	struct ark_owner owner;
+	struct ark_flow flow;
+	/* Kind-specific payload. */
+	__u32 segments;       /* retransmit: segments in this skb (GSO/TSO) */
+	__s32 error;          /* retransmit: 0 sent, else -errno (not sent) */
+	__u32 drop_reason;    /* drop: enum skb_drop_reason value */
+	__u8 cause;           /* retransmit: enum ark_retransmit_cause */
+	__u8 ca_state;        /* TCP_CA_* now; cong_state: the new state */
+	__u8 old_ca_state;    /* cong_state: the previous state */
+	__u8 backoff;         /* icsk_backoff: RTO exponent */
+};
+
+#define ARK_RECORD_SIZE 136
+
+_Static_assert(sizeof(struct ark_owner) == 40, "ark_owner layout");
+_Static_assert(sizeof(struct ark_flow) == 48, "ark_flow layout");
+_Static_assert(sizeof(struct ark_record) == ARK_RECORD_SIZE, "ark_record layout");
+
+#endif /* ARK_PROBE_H */

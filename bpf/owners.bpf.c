@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Socket ownership: who owns each TCP socket, recorded in socket-local
+ * storage from process context, so that retransmits fired later from
+ * softirq or timer context are attributed to the owner, not to whatever
+ * task happened to be on the CPU.
+ */
+#include "probe.bpf.h"
+
+/* Records the calling task as owner unless it already is. */
+static __always_inline void claim_socket(struct sock *sk)
+{
+	struct ark_owner *owner;
+	__u64 pid_tgid;
+
+	if (!is_tcp_socket(sk))
+		return;
+	owner = bpf_sk_storage_get(&socket_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!owner)
+		return;
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (owner->tgid == pid_tgid >> 32 && owner->tid == (__u32)pid_tgid &&
+	    owner->source == ARK_OWNER_SOCKET)
+		return;
+	fill_current_owner(owner, ARK_OWNER_SOCKET);
+}
+
+/* Every send runs in the sender's context: covers accepted sockets too. */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(claim_on_sendmsg, struct sock *sk)
+{
+	claim_socket(sk);
+	return 0;
+}
+
+/*
+ * State changes made by a system call: connect() (-> SYN_SENT, so SYN
+ * retransmits are attributed), listen() (-> LISTEN, for SYN-ACKs) and
+ * close()/shutdown() (-> FIN_WAIT1 / LAST_ACK, for FIN retransmits).
+ * The other transitions happen in softirq context and say nothing of the
+ * owner.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(claim_on_state_change, struct sock *sk, int oldstate, int newstate)
+{
+	switch (newstate) {
+	case TCP_SYN_SENT:
+	case TCP_LISTEN:
+	case TCP_FIN_WAIT1:
+	case TCP_LAST_ACK:
+		claim_socket(sk);
+	}
+	return 0;
+}
+
+/*
+ * Sockets that existed before the agent started: user space runs this
+ * iterator once over every open file of every task.
+ */
+SEC("iter/task_file")
+int claim_existing_sockets(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct ark_owner *owner;
+	struct socket *socket;
+	struct sock *sk;
+
+	if (!task || !file)
+		return 0;
+	socket = bpf_sock_from_file(file);
+	if (!socket)
+		return 0;
+	sk = socket->sk;
+	if (!sk || !is_tcp_socket(sk))
+		return 0;
+	owner = bpf_sk_storage_get(&socket_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!owner || owner->source != ARK_OWNER_NONE)
+		return 0;
+	owner->tgid = BPF_CORE_READ(task, tgid);
+	owner->tid = BPF_CORE_READ(task, pid);
+	owner->uid = BPF_CORE_READ(task, real_cred, uid.val);
+	owner->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	BPF_CORE_READ_STR_INTO(&owner->comm, task, comm);
+	owner->source = ARK_OWNER_ITERATOR;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What every ArkProbe program shares: the maps (defined once in
+ * maps.bpf.c, extern elsewhere; the build links the objects with libbpf's
+ * static linker) and the small inline helpers that fill a record.
+ */
+#ifndef ARK_PROBE_BPF_H
+#define ARK_PROBE_BPF_H
+
+#include "kernel.bpf.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "ark_probe.h"
+
+/* Records for user space; user space sets the size before load. */
+struct ark_records_map {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 512 * 1024);
+};
+extern struct ark_records_map ark_records SEC(".maps");
+
+/* Socket -> owning process, freed with the socket. */
+struct socket_owners_map {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ark_owner);
+};
+extern struct socket_owners_map socket_owners SEC(".maps");
+
+/* Records that found the ring buffer full, per CPU. */
+struct ring_reservation_failures_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+extern struct ring_reservation_failures_map ring_reservation_failures SEC(".maps");
+
+static __always_inline struct ark_record *reserve_record(__u32 kind)
+{
+	struct ark_record *record = bpf_ringbuf_reserve(&ark_records, sizeof(*record), 0);
+	if (!record) {
+		__u32 zero = 0;
+		__u64 *failures = bpf_map_lookup_elem(&ring_reservation_failures, &zero);
+		if (failures)
+			__sync_fetch_and_add(failures, 1);
+		return 0;
+	}
+	__builtin_memset(record, 0, sizeof(*record));
+	record->kind = kind;
+	record->ktime_ns = bpf_ktime_get_ns();
+	return record;
+}
+
+/* The 5-tuple, state, netns and cgroup of a socket; safe in any context. */
+static __always_inline void fill_socket(struct ark_record *record, struct sock *sk)
+{
+	struct ark_flow *flow = &record->flow;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	flow->family = family;
+	flow->tcp_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	flow->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	flow->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&flow->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&flow->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		flow->saddr[10] = 0xff;
+		flow->saddr[11] = 0xff;
+		flow->daddr[10] = 0xff;
+		flow->daddr[11] = 0xff;
+		BPF_CORE_READ_INTO((__u32 *)&flow->saddr[12], sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)&flow->daddr[12], sk, __sk_common.skc_daddr);
+	}
+	record->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	record->socket_cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+static __always_inline bool is_tcp_socket(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
+	       (family == AF_INET || family == AF_INET6);
+}
+
+/* The calling task as owner; valid only in process context. */
+static __always_inline void fill_current_owner(struct ark_owner *owner, __u8 source)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	owner->tgid = pid_tgid >> 32;
+	owner->tid = (__u32)pid_tgid;
+	owner->uid = (__u32)bpf_get_current_uid_gid();
+	owner->cgroup_id = bpf_get_current_cgroup_id();
+	owner->source = source;
+	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+}
+
+/* Copies the recorded owner of a socket, if any (BTF programs only). */
+static __always_inline void fill_recorded_owner(struct ark_record *record, struct sock *sk)
+{
+	struct ark_owner *owner = bpf_sk_storage_get(&socket_owners, sk, 0, 0);
+	if (owner)
+		record->owner = *owner;
+}
+
+#endif /* ARK_PROBE_BPF_H */

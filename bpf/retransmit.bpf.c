@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * TCP retransmissions. tcp:tcp_retransmit_skb is attached the best way the
+ * kernel offers; user space picks one of these programs:
+ *   retransmit_btf        tp_btf, kernels >= 6.17 (err argument)
+ *   retransmit_btf_noerr  tp_btf, older kernels
+ *   retransmit_tracepoint classic tracepoint (needs tracefs)
+ *   retransmit_kprobe     kprobe on tcp_retransmit_skb()
+ * Only the tp_btf programs can read socket storage; the others attribute
+ * to the task on the CPU and say so (ARK_OWNER_CURRENT).
+ */
+#include "probe.bpf.h"
+
+static __always_inline __u8 retransmit_cause(struct sock *sk, struct sk_buff *skb,
+					     __u8 ca_state)
+{
+	const struct inet_connection_sock *icsk = (const void *)sk;
+	const struct tcp_skb_cb *cb = (const void *)&skb->cb;
+
+	if (BPF_CORE_READ(cb, tcp_flags) & TCPHDR_SYN)
+		return ARK_CAUSE_SYN;
+	if (ca_state == TCP_CA_Loss)
+		return ARK_CAUSE_RTO;
+	if (ca_state == TCP_CA_Recovery)
+		return ARK_CAUSE_FAST;
+	if (BPF_CORE_READ(icsk, icsk_pending) == ICSK_TIME_LOSS_PROBE)
+		return ARK_CAUSE_TLP;
+	return ARK_CAUSE_OTHER;
+}
+
+static __always_inline struct ark_record *retransmit_record(struct sock *sk, struct sk_buff *skb,
+							    int err)
+{
+	const struct inet_connection_sock *icsk = (const void *)sk;
+	const struct tcp_skb_cb *cb = (const void *)&skb->cb;
+	struct ark_record *record;
+	__u16 segments;
+
+	record = reserve_record(ARK_RECORD_RETRANSMIT);
+	if (!record)
+		return 0;
+	fill_socket(record, sk);
+	segments = BPF_CORE_READ(cb, tcp_gso_segs);
+	/* tcp_skb_pcount(): an skb not yet split for GSO counts as one. */
+	record->segments = segments ? segments : 1;
+	record->error = err;
+	record->ca_state = BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
+	record->backoff = BPF_CORE_READ(icsk, icsk_backoff);
+	record->cause = retransmit_cause(sk, skb, record->ca_state);
+	return record;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(retransmit_btf, struct sock *sk, struct sk_buff *skb, int err)
+{
+	struct ark_record *record = retransmit_record(sk, skb, err);
+	if (!record)
+		return 0;
+	record->socket_cookie = bpf_get_socket_cookie(sk);
+	fill_recorded_owner(record, sk);
+	bpf_ringbuf_submit(record, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(retransmit_btf_noerr, struct sock *sk, struct sk_buff *skb)
+{
+	struct ark_record *record = retransmit_record(sk, skb, 0);
+	if (!record)
+		return 0;
+	record->socket_cookie = bpf_get_socket_cookie(sk);
+	fill_recorded_owner(record, sk);
+	bpf_ringbuf_submit(record, 0);
+	return 0;
+}
+
+/* Fallback hooks cannot read socket storage nor the socket cookie: the
+ * owner is the task on the CPU, and the record says so. */
+static __always_inline void submit_with_current_task(struct ark_record *record)
+{
+	fill_current_owner(&record->owner, ARK_OWNER_CURRENT);
+	bpf_ringbuf_submit(record, 0);
+}
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int retransmit_tracepoint(struct tcp_retransmit_skb_context *ctx)
+{
+	struct sock *sk = (struct sock *)ctx->skaddr;
+	struct sk_buff *skb = (struct sk_buff *)ctx->skbaddr;
+	int err = 0;
+	struct ark_record *record;
+
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb))
+		err = ctx->err;
+	record = retransmit_record(sk, skb, err);
+	if (record)
+		submit_with_current_task(record);
+	return 0;
+}
+
+/* Runs before the retransmit: the outcome (err) is not known. */
+SEC("kprobe/tcp_retransmit_skb")
+int BPF_KPROBE(retransmit_kprobe, struct sock *sk, struct sk_buff *skb)
+{
+	struct ark_record *record = retransmit_record(sk, skb, 0);
+	if (record)
+		submit_with_current_task(record);
+	return 0;
+}
+
+/* SYN-ACK retransmits of a listener (request sockets); owner: the listener's. */
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(retransmit_synack, struct sock *sk)
+{
+	struct ark_record *record = reserve_record(ARK_RECORD_SYNACK_RETRANSMIT);
+	if (!record)
+		return 0;
+	fill_socket(record, sk);
+	record->socket_cookie = bpf_get_socket_cookie(sk);
+	record->segments = 1;
+	record->cause = ARK_CAUSE_SYNACK;
+	fill_recorded_owner(record, sk);
+	bpf_ringbuf_submit(record, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
