@@ -43,7 +43,13 @@ let package = Package(
             dependencies: ["KernelProbe", "ProbeEvents"],
             path: "Sources/ArkProbeCLI"
         ),
+        // Test-only traffic generator for the namespace lab (not shipped).
+        .executableTarget(name: "ark-lab-traffic", path: "Tests/LabTraffic"),
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),
         .testTarget(name: "ProbeEventsTests", dependencies: ["ProbeEvents", "CArkProbeRecords"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["ark-probe", "ark-lab-traffic"]
+        ),
     ]
 )

@@ -1,0 +1,7 @@
+import KernelProbe
+do {
+    let probe = try Probe()
+    print(probe.report)
+} catch {
+    print(error)
+}

@@ -1,0 +1,141 @@
+import CLibBPF
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An opened (and later loaded) eBPF object: one `struct bpf_object`.
+final class BPFObject {
+    let handle: OpaquePointer
+    /// libbpf keeps pointers into the ELF image: it must outlive the object.
+    private let image: [UInt8]
+
+    init(image: [UInt8], name: String) throws(ProbeError) {
+        self.image = image
+        var options = bpf_object_open_opts()
+        options.sz = MemoryLayout<bpf_object_open_opts>.size
+        let opened = name.withCString { objectName in
+            options.object_name = objectName
+            return image.withUnsafeBytes { bytes in
+                bpf_object__open_mem(bytes.baseAddress, bytes.count, &options)
+            }
+        }
+        guard let opened else {
+            throw .loadFailed(detail: "cannot open the embedded object", errno: errno, log: LibBPFLog.take())
+        }
+        handle = opened
+    }
+
+    deinit { bpf_object__close(handle) }
+
+    func program(named name: String) throws(ProbeError) -> BPFProgram {
+        guard let program = bpf_object__find_program_by_name(handle, name) else {
+            throw .loadFailed(detail: "the embedded object has no program \(name)", errno: ENOENT, log: "")
+        }
+        return BPFProgram(handle: program, name: name)
+    }
+
+    func map(named name: String) throws(ProbeError) -> BPFMap {
+        guard let map = bpf_object__find_map_by_name(handle, name) else {
+            throw .loadFailed(detail: "the embedded object has no map \(name)", errno: ENOENT, log: "")
+        }
+        return BPFMap(handle: map, name: name)
+    }
+
+    /// Turns off loading of every program not named.
+    func loadOnly(_ names: Set<String>) {
+        var program = bpf_object__next_program(handle, nil)
+        while let current = program {
+            let name = String(cString: bpf_program__name(current))
+            bpf_program__set_autoload(current, names.contains(name))
+            program = bpf_object__next_program(handle, current)
+        }
+    }
+
+    func load() throws(ProbeError) {
+        let result = bpf_object__load(handle)
+        guard result == 0 else {
+            let log = LibBPFLog.take()
+            if result == -EPERM || result == -EACCES && log.isEmpty {
+                throw .permissionDenied(operation: "loading the eBPF programs")
+            }
+            throw .loadFailed(detail: "the kernel rejected a program", errno: result, log: log)
+        }
+    }
+}
+
+/// A program of a `BPFObject`; valid while the object lives.
+struct BPFProgram {
+    let handle: OpaquePointer
+    let name: String
+
+    func attach() throws(ProbeError) -> BPFLink {
+        try BPFLink(attaching: self) { bpf_program__attach($0) }
+    }
+
+    func attachTracepoint(category: String, name tracepoint: String) throws(ProbeError) -> BPFLink {
+        try BPFLink(attaching: self) { bpf_program__attach_tracepoint($0, category, tracepoint) }
+    }
+
+    func attachKprobe(function: String) throws(ProbeError) -> BPFLink {
+        try BPFLink(attaching: self) { bpf_program__attach_kprobe($0, false, function) }
+    }
+
+    /// Runs an iterator program to its end, once.
+    func runIterator() throws(ProbeError) {
+        let link = try BPFLink(attaching: self) { bpf_program__attach_iter($0, nil) }
+        let descriptor = bpf_iter_create(bpf_link__fd(link.handle))
+        guard descriptor >= 0 else { throw .system(call: "bpf_iter_create(\(name))", errno: errno) }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count == 0 { return }
+            if count < 0 && errno != EINTR {
+                throw .system(call: "read(iterator \(name))", errno: errno)
+            }
+        }
+    }
+}
+
+/// A map of a `BPFObject`; valid while the object lives.
+struct BPFMap {
+    let handle: OpaquePointer
+    let name: String
+
+    var fileDescriptor: Int32 { bpf_map__fd(handle) }
+
+    func setMaxEntries(_ count: UInt32) throws(ProbeError) {
+        let result = bpf_map__set_max_entries(handle, count)
+        if result != 0 { throw .system(call: "bpf_map__set_max_entries(\(name))", errno: result) }
+    }
+
+    /// Sum over CPUs of the 64-bit value at `key` of a per-CPU array.
+    func perCPUSum(key: UInt32, cpus: Int) throws(ProbeError) -> UInt64 {
+        var values = [UInt64](repeating: 0, count: cpus)
+        var key = key
+        let result = values.withUnsafeMutableBytes { bytes in
+            bpf_map_lookup_elem(fileDescriptor, &key, bytes.baseAddress)
+        }
+        if result != 0 { throw .system(call: "bpf_map_lookup_elem(\(name))", errno: errno) }
+        return values.reduce(0, &+)
+    }
+}
+
+/// An attachment of a program to a hook; detached when released.
+final class BPFLink {
+    let handle: OpaquePointer
+
+    init(attaching program: BPFProgram, _ attach: (OpaquePointer) -> OpaquePointer?) throws(ProbeError) {
+        guard let link = attach(program.handle) else {
+            let code = errno
+            _ = LibBPFLog.take()
+            if code == EPERM || code == EACCES {
+                throw .permissionDenied(operation: "attaching \(program.name)")
+            }
+            throw .system(call: "attaching \(program.name)", errno: code)
+        }
+        handle = link
+    }
+
+    deinit { bpf_link__destroy(handle) }
+}

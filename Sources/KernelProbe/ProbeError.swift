@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the probe could not be loaded, attached or read, each with what the
+/// user can do about it.
+public enum ProbeError: Error, Equatable, CustomStringConvertible {
+    /// The kernel refused a BPF operation for lack of privilege.
+    case permissionDenied(operation: String)
+    /// The kernel exposes no BTF, which CO-RE and tp_btf require.
+    case btfUnavailable(path: String)
+    /// A BPF feature the probe needs is missing from this kernel.
+    case kernelTooOld(feature: String, detail: String)
+    /// No way of attaching a required hook worked: every attempt and its error.
+    case attachFailed(hook: String, attempts: [AttachAttempt])
+    /// The embedded object or a program in it failed to load.
+    case loadFailed(detail: String, errno: Int32, log: String)
+    /// A system or libbpf call failed.
+    case system(call: String, errno: Int32)
+    /// An option has a value the probe cannot use.
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .permissionDenied(let operation):
+            return "\(operation): permission denied. Run ark-probe as root, or grant it "
+                + "CAP_BPF and CAP_PERFMON (plus CAP_SYS_RESOURCE on kernels before 5.11); "
+                + "see README, \"Privileges\"."
+        case .btfUnavailable(let path):
+            return "kernel BTF not found at \(path). ArkProbe needs a kernel built with "
+                + "CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.4)."
+        case .kernelTooOld(let feature, let detail):
+            return "this kernel lacks \(feature) (\(detail)). ArkProbe needs Linux 5.11 or "
+                + "newer with BTF."
+        case .attachFailed(let hook, let attempts):
+            let tried = attempts.map { "  - \($0)" }.joined(separator: "\n")
+            return "cannot attach to \(hook); tried:\n\(tried)"
+        case .loadFailed(let detail, let errno, let log):
+            var text = "cannot load the eBPF object: \(detail): \(errnoName(errno))"
+            if !log.isEmpty { text += "\nlibbpf said:\n\(log)" }
+            return text
+        case .system(let call, let errno):
+            return "\(call) failed: \(errnoName(errno))"
+        case .invalidConfiguration(let message):
+            return message
+        }
+    }
+}
+
+/// One way of attaching a hook that was tried, and why it did not work.
+public struct AttachAttempt: Equatable, CustomStringConvertible, Sendable {
+    public let mode: AttachMode
+    public let reason: String
+
+    public var description: String { "\(mode.rawValue): \(reason)" }
+}
+
+/// How the retransmit hook is attached, best first.
+public enum AttachMode: String, CaseIterable, Sendable {
+    /// BTF-typed raw tracepoint: full attribution through socket storage.
+    case tpBTF = "tp_btf"
+    /// Classic tracepoint through tracefs: attribution to the current task.
+    case tracepoint
+    /// kprobe on tcp_retransmit_skb(): attribution to the current task.
+    case kprobe
+}
+
+func errnoName(_ code: Int32) -> String {
+    let positive = code < 0 ? -code : code
+    guard let message = strerror(positive) else { return "errno \(positive)" }
+    return "\(String(cString: message)) (errno \(positive))"
+}
