@@ -16,6 +16,8 @@ let package = Package(
             pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev", "libelf-dev"])]
         ),
+        // Linux headers Glibc's module leaves out (epoll, signalfd).
+        .systemLibrary(name: "CLinux"),
         // The record layout shared with the eBPF programs: bpf/ark_probe.h.
         .systemLibrary(name: "CArkProbeRecords", path: "bpf"),
         // Builds bpf/*.bpf.c into one object and embeds it (see the plugin).
@@ -38,15 +40,20 @@ let package = Package(
             name: "ProbeEvents",
             dependencies: ["KernelProbe", "CArkProbeRecords"]
         ),
+        .target(
+            name: "Agent",
+            dependencies: ["KernelProbe", "ProbeEvents", "CArkProbeRecords", "CLinux"]
+        ),
         .executableTarget(
             name: "ark-probe",
-            dependencies: ["KernelProbe", "ProbeEvents"],
+            dependencies: ["Agent", "KernelProbe", "ProbeEvents"],
             path: "Sources/ArkProbeCLI"
         ),
         // Test-only traffic generator for the namespace lab (not shipped).
         .executableTarget(name: "ark-lab-traffic", path: "Tests/LabTraffic"),
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),
         .testTarget(name: "ProbeEventsTests", dependencies: ["ProbeEvents", "CArkProbeRecords"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "ProbeEvents"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["ark-probe", "ark-lab-traffic"]

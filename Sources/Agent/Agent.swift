@@ -1,0 +1,225 @@
+import CArkProbeRecords
+import CLinux
+import KernelProbe
+import ProbeEvents
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the agent runs: what it writes, and for how long.
+public struct AgentConfiguration: Sendable {
+    public var filter = EventFilter()
+    /// Write one line per event (false: only the start, loss and summary lines).
+    public var writesEvents = true
+    /// Stop after this many seconds; nil: until SIGINT/SIGTERM.
+    public var duration: Double?
+    /// How often the kernel's lost-record counter is read, in milliseconds.
+    public var lossCheckIntervalMilliseconds: Int32 = 1000
+
+    public init() {}
+}
+
+/// Why the agent stopped.
+public enum AgentStop: Equatable, Sendable {
+    case signal(Int32)
+    case durationElapsed
+    /// The reader of the output went away.
+    case outputClosed
+}
+
+public struct AgentResult: Sendable {
+    public let stop: AgentStop
+    public let totals: ProcessTotals
+    public let recordsRead: UInt64
+    public let eventsWritten: UInt64
+    public let lostRecords: UInt64
+    public let malformedRecords: UInt64
+}
+
+public enum AgentError: Error, CustomStringConvertible {
+    case probe(ProbeError)
+    case output(LineOutput.Failure)
+    case system(call: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .probe(let error): error.description
+        case .output(let error): error.description
+        case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
+        }
+    }
+}
+
+/// The live pipeline: kernel records -> events -> filter -> JSONL.
+/// Single-threaded: one epoll loop over the ring buffer and a signalfd,
+/// flushing after every batch so a line reaches the reader within
+/// milliseconds of the kernel event.
+public final class Agent {
+    private let probe: Probe
+    private let output: LineOutput
+    private let configuration: AgentConfiguration
+    private let encoder: EventLineEncoder
+    private let identity: AgentIdentity
+    private var line = JSONLineWriter()
+    private var totals = ProcessTotals()
+    private var recordsRead: UInt64 = 0
+    private var eventsWritten: UInt64 = 0
+    private var lostReported: UInt64 = 0
+
+    public init(probe: Probe, output: LineOutput, configuration: AgentConfiguration) {
+        self.probe = probe
+        self.output = output
+        self.configuration = configuration
+        encoder = EventLineEncoder(clock: WallClock.measure(), dropReasonNames: probe.dropReasonNames)
+        identity = AgentIdentity.current()
+    }
+
+    /// Runs until a signal, the duration, or the reader closing the output.
+    public func run() throws(AgentError) -> AgentResult {
+        let signals = try SignalDescriptor(signals: [SIGINT, SIGTERM])
+        let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epoll >= 0 else { throw .system(call: "epoll_create1", errno: errno) }
+        defer { close(epoll) }
+        try watch(probe.pollDescriptor, in: epoll)
+        try watch(signals.descriptor, in: epoll)
+
+        let start = WallClock.monotonicNow()
+        let deadline = configuration.duration.map { start + UInt64($0 * 1_000_000_000) }
+        var nextLossCheck = start
+        var stop: AgentStop?
+        do throws(AgentError) {
+            writeStartLine(at: start)
+            try flush()
+            var ready = [epoll_event](repeating: epoll_event(), count: 2)
+            while stop == nil {
+                let now = WallClock.monotonicNow()
+                if let deadline, now >= deadline { stop = .durationElapsed; break }
+                var timeout = configuration.lossCheckIntervalMilliseconds
+                if let deadline { timeout = min(timeout, Int32((deadline - now) / 1_000_000) + 1) }
+                let count = epoll_wait(epoll, &ready, Int32(ready.count), timeout)
+                if count < 0 && errno != EINTR { throw .system(call: "epoll_wait", errno: errno) }
+                if let signal = signals.pending() { stop = .signal(signal) }
+                try drainRing()
+                if WallClock.monotonicNow() >= nextLossCheck || stop != nil {
+                    try reportLoss()
+                    nextLossCheck = WallClock.monotonicNow() + UInt64(configuration.lossCheckIntervalMilliseconds) * 1_000_000
+                }
+                try flush()
+            }
+            // Nothing read after the stop is left behind in the ring.
+            try drainRing()
+            try reportLoss()
+            if !configuration.writesEvents { writeSummaryLines() }
+            try flush()
+        } catch {
+            guard case .output(.closed) = error else { throw error }
+            stop = .outputClosed
+        }
+        return AgentResult(
+            stop: stop ?? .outputClosed, totals: totals, recordsRead: recordsRead,
+            eventsWritten: eventsWritten, lostRecords: lostReported,
+            malformedRecords: probe.malformedRecords)
+    }
+
+    private func drainRing() throws(AgentError) {
+        do {
+            try probe.consume { [unowned self] record in self.handle(record) }
+        } catch {
+            throw .probe(error)
+        }
+    }
+
+    private func handle(_ record: UnsafePointer<ark_record>) {
+        recordsRead += 1
+        guard let event = ProbeEvent(record: record), configuration.filter.accepts(event) else { return }
+        totals.add(event)
+        guard configuration.writesEvents else { return }
+        encoder.encode(event, into: &line)
+        eventsWritten += 1
+    }
+
+    private func flush() throws(AgentError) {
+        guard !line.isEmpty else { return }
+        defer { line.removeAll() }
+        do { try output.write(line.bytes) } catch { throw .output(error) }
+    }
+
+    private func reportLoss() throws(AgentError) {
+        let lost: UInt64
+        do { lost = try probe.lostRecords() } catch { throw .probe(error) }
+        guard lost > lostReported else { return }
+        line.beginObject()
+        line.field("ts", encoder.clock.milliseconds(monotonicNanoseconds: WallClock.monotonicNow()))
+        line.field("event_type", plain: EventType.loss)
+        identity.encode(into: &line)
+        line.field("value", decimalString: lost - lostReported)
+        line.field("lost_total", lost)
+        line.endLine()
+        lostReported = lost
+    }
+
+    private func writeStartLine(at monotonic: UInt64) {
+        let report = probe.report
+        line.beginObject()
+        line.field("ts", encoder.clock.milliseconds(monotonicNanoseconds: monotonic))
+        line.field("event_type", plain: "probe.started")
+        identity.encode(into: &line)
+        line.field("value", report.retransmitMode.rawValue)
+        line.field("host", identity.host)
+        line.field("kernel", identity.kernel)
+        line.field("attribution", report.attributesBySocketOwner ? "socket-owner" : "current-task")
+        line.field("reports_failed_retransmits", report.reportsFailedRetransmits)
+        line.field("hooks", report.attachedHooks.joined(separator: "; "))
+        line.field("clock_offset_ns", encoder.clock.offsetNanoseconds)
+        line.endLine()
+    }
+
+    /// One `probe.summary` line per process, for runs without event lines.
+    private func writeSummaryLines() {
+        let now = encoder.clock.milliseconds(monotonicNanoseconds: WallClock.monotonicNow())
+        for entry in totals.sorted {
+            line.beginObject()
+            line.field("ts", now)
+            line.field("event_type", plain: "probe.summary")
+            line.field("entity_id", prefix: "network-pid-", number: UInt64(entry.pid))
+            line.field("pid", UInt64(entry.pid))
+            line.field("value", decimalString: entry.retransmittedSegments)
+            line.field("comm", entry.command)
+            line.field("retransmit_events", entry.retransmitEvents)
+            line.field("rto_events", entry.rtoEvents)
+            line.field("failed_segments", entry.failedSegments)
+            line.field("kernel_drops", entry.kernelDrops)
+            line.endLine()
+        }
+    }
+
+    private func watch(_ descriptor: Int32, in epoll: Int32) throws(AgentError) {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = descriptor
+        if epoll_ctl(epoll, EPOLL_CTL_ADD, descriptor, &event) != 0 {
+            throw .system(call: "epoll_ctl", errno: errno)
+        }
+    }
+}
+
+/// Who is writing: the agent's own entity in lines about the probe itself.
+struct AgentIdentity {
+    let pid: UInt32
+    let host: String
+    let kernel: String
+
+    static func current() -> AgentIdentity {
+        var name = utsname()
+        uname(&name)
+        let host = withUnsafeBytes(of: name.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let kernel = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return AgentIdentity(pid: UInt32(getpid()), host: host, kernel: kernel)
+    }
+
+    func encode(into line: inout JSONLineWriter) {
+        line.key("entity_id")
+        line.appendString("probe-" + host)
+        line.field("pid", UInt64(pid))
+    }
+}

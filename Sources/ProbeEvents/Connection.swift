@@ -1,0 +1,161 @@
+import CArkProbeRecords
+
+/// A TCP connection seen from its local socket. IPv4 addresses are kept
+/// IPv4-mapped (::ffff:a.b.c.d), as the kernel record carries them.
+public struct Connection: Equatable, Hashable, Sendable {
+    public var family: AddressFamily
+    public var localAddress: IPAddress
+    public var localPort: UInt16
+    public var remoteAddress: IPAddress
+    public var remotePort: UInt16
+    public var state: TCPState
+
+    public init(family: AddressFamily = .unspecified, localAddress: IPAddress = IPAddress(),
+                localPort: UInt16 = 0, remoteAddress: IPAddress = IPAddress(), remotePort: UInt16 = 0,
+                state: TCPState = .unknown) {
+        self.family = family
+        self.localAddress = localAddress
+        self.localPort = localPort
+        self.remoteAddress = remoteAddress
+        self.remotePort = remotePort
+        self.state = state
+    }
+
+    init(_ raw: ark_flow) {
+        self.init(
+            family: AddressFamily(rawValue: raw.family) ?? .unspecified,
+            localAddress: IPAddress(raw.saddr), localPort: raw.sport,
+            remoteAddress: IPAddress(raw.daddr), remotePort: raw.dport,
+            state: TCPState(rawValue: raw.tcp_state) ?? .unknown)
+    }
+}
+
+public enum AddressFamily: UInt16, Sendable {
+    case unspecified = 0
+    case ipv4 = 2
+    case ipv6 = 10
+
+    public var name: String {
+        switch self {
+        case .unspecified: "unspec"
+        case .ipv4: "ipv4"
+        case .ipv6: "ipv6"
+        }
+    }
+}
+
+/// TCP states as numbered in include/net/tcp_states.h.
+public enum TCPState: UInt8, Sendable, CaseIterable {
+    case unknown = 0
+    case established = 1, synSent, synReceived, finWait1, finWait2, timeWait
+    case close, closeWait, lastAck, listen, closing, newSynReceived
+
+    public var name: String {
+        switch self {
+        case .unknown: "UNKNOWN"
+        case .established: "ESTABLISHED"
+        case .synSent: "SYN_SENT"
+        case .synReceived: "SYN_RECV"
+        case .finWait1: "FIN_WAIT1"
+        case .finWait2: "FIN_WAIT2"
+        case .timeWait: "TIME_WAIT"
+        case .close: "CLOSE"
+        case .closeWait: "CLOSE_WAIT"
+        case .lastAck: "LAST_ACK"
+        case .listen: "LISTEN"
+        case .closing: "CLOSING"
+        case .newSynReceived: "NEW_SYN_RECV"
+        }
+    }
+}
+
+/// An IPv6 address, or an IPv4 one mapped into IPv6 (::ffff:0:0/96).
+public struct IPAddress: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// The 16 bytes in network order, as two big-endian halves.
+    public private(set) var high: UInt64 = 0
+    public private(set) var low: UInt64 = 0
+
+    public init() {}
+
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == 16, "an IPAddress holds 16 bytes")
+        for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
+        for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+    }
+
+    /// An IPv4 address a.b.c.d, mapped.
+    public init(ipv4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+        high = 0
+        low = 0xffff_0000_0000 | UInt64(a) << 24 | UInt64(b) << 16 | UInt64(c) << 8 | UInt64(d)
+    }
+
+    init(_ raw: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) {
+        self.init(bytes: withUnsafeBytes(of: raw) { Array($0) })
+    }
+
+    public var isIPv4Mapped: Bool { high == 0 && low >> 32 == 0xffff }
+
+    /// The 16-bit groups of the IPv6 form.
+    var groups: [UInt16] {
+        (0..<8).map { index in
+            let half = index < 4 ? high : low
+            return UInt16(truncatingIfNeeded: half >> (48 - 16 * UInt64(index % 4)))
+        }
+    }
+
+    public var description: String {
+        var text: [UInt8] = []
+        appendText(to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends dotted-quad for IPv4-mapped addresses, else RFC 5952 text
+    /// (lowercase, longest run of two or more zero groups as "::").
+    public func appendText(to output: inout [UInt8]) {
+        if isIPv4Mapped {
+            for shift in stride(from: 24, through: 0, by: -8) {
+                appendDecimal(UInt64(truncatingIfNeeded: (low >> UInt64(shift)) & 0xff), to: &output)
+                if shift > 0 { output.append(UInt8(ascii: ".")) }
+            }
+            return
+        }
+        let groups = self.groups
+        var bestStart = -1, bestLength = 0, runStart = -1
+        for index in 0...8 {
+            if index < 8 && groups[index] == 0 {
+                if runStart < 0 { runStart = index }
+            } else if runStart >= 0 {
+                if index - runStart > bestLength && index - runStart >= 2 {
+                    bestStart = runStart
+                    bestLength = index - runStart
+                }
+                runStart = -1
+            }
+        }
+        var index = 0
+        while index < 8 {
+            if index == bestStart {
+                output.append(UInt8(ascii: ":"))
+                if index == 0 { output.append(UInt8(ascii: ":")) }
+                index += bestLength
+                continue
+            }
+            appendHex(groups[index], to: &output)
+            if index < 7 { output.append(UInt8(ascii: ":")) }
+            index += 1
+        }
+    }
+}
+
+private func appendHex(_ value: UInt16, to output: inout [UInt8]) {
+    let digits: StaticString = "0123456789abcdef"
+    var started = false
+    for shift in stride(from: 12, through: 0, by: -4) {
+        let nibble = Int((value >> UInt16(shift)) & 0xf)
+        if nibble != 0 || started || shift == 0 {
+            started = true
+            output.append(digits.utf8Start[nibble])
+        }
+    }
+}
