@@ -1,0 +1,91 @@
+import XCTest
+@testable import ProbeEvents
+
+final class EventLineTests: XCTestCase {
+    // 1_710_000_000_000 ms after the epoch at monotonic 5 s.
+    let clock = WallClock(offsetNanoseconds: 1_710_000_000_000_000_000 - 5_000_000_000)
+    lazy var encoder = EventLineEncoder(clock: clock, dropReasonNames: [12: "NETFILTER_DROP"])
+
+    func line(_ event: ProbeEvent) -> String {
+        var writer = JSONLineWriter()
+        encoder.encode(event, into: &writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    var owner: SocketOwner {
+        SocketOwner(pid: 1024, tid: 1025, uid: 0, cgroupID: 7, command: Command("torchrun"), source: .socket)
+    }
+
+    var connection: Connection {
+        Connection(family: .ipv4, localAddress: IPAddress(ipv4: 10, 0, 0, 1), localPort: 40000,
+                   remoteAddress: IPAddress(ipv4: 10, 0, 0, 2), remotePort: 29500, state: .established)
+    }
+
+    func testRetransmitLineStartsWithTheSeedsShape() {
+        let event = ProbeEvent(kind: .retransmit, monotonicNanoseconds: 5_000_000_000, owner: owner,
+                               connection: connection, socketCookie: 11, networkNamespace: 4026531840,
+                               socketCgroupID: 7, segments: 1, cause: .rto, congestionState: .loss, backoff: 1)
+        XCTAssertEqual(line(event), """
+            {"ts":1710000000000,"event_type":"transport.drop","entity_id":"network-pid-1024","pid":1024,"value":"1",\
+            "tid":1025,"comm":"torchrun","uid":0,"cgroup_id":7,"attribution":"socket","family":"ipv4",\
+            "saddr":"10.0.0.1","sport":40000,"daddr":"10.0.0.2","dport":29500,"tcp_state":"ESTABLISHED",\
+            "cause":"rto","ca_state":"loss","backoff":1,"socket_cookie":11,"socket_cgroup_id":7,\
+            "netns":4026531840,"ktime_ns":5000000000}
+
+            """)
+    }
+
+    func testFailedRetransmitIsItsOwnTypeWithTheErrno() {
+        let event = ProbeEvent(kind: .retransmit, monotonicNanoseconds: 5_001_000_000, owner: owner,
+                               connection: connection, segments: 4, error: -16, cause: .fastRetransmit,
+                               congestionState: .recovery)
+        let text = line(event)
+        XCTAssertTrue(text.hasPrefix(#"{"ts":1710000000001,"event_type":"transport.retransmit_failed","entity_id":"network-pid-1024","pid":1024,"value":"4","#), text)
+        XCTAssertTrue(text.contains(#""cause":"fast","ca_state":"recovery","backoff":0,"error":"EBUSY","errno":16,"#), text)
+    }
+
+    func testCongestionLineCarriesBothStates() {
+        let event = ProbeEvent(kind: .congestionState, monotonicNanoseconds: 5_000_000_000, owner: owner,
+                               connection: connection, congestionState: .cwr, previousCongestionState: .open)
+        let text = line(event)
+        XCTAssertTrue(text.hasPrefix(#"{"ts":1710000000000,"event_type":"transport.congestion","entity_id":"network-pid-1024","pid":1024,"value":"cwr","#), text)
+        XCTAssertTrue(text.contains(#""previous_ca_state":"open","#), text)
+    }
+
+    func testUnattributedDropUsesTheNamespaceEntity() {
+        let event = ProbeEvent(kind: .drop, monotonicNanoseconds: 5_000_000_000, connection: connection,
+                               networkNamespace: 4026532000, dropReason: 12)
+        XCTAssertEqual(line(event), """
+            {"ts":1710000000000,"event_type":"transport.kernel_drop","entity_id":"network-netns-4026532000",\
+            "pid":0,"value":"1","attribution":"none","family":"ipv4","saddr":"10.0.0.1","sport":40000,\
+            "daddr":"10.0.0.2","dport":29500,"reason":"NETFILTER_DROP","reason_code":12,"socket_cookie":0,\
+            "socket_cgroup_id":0,"netns":4026532000,"ktime_ns":5000000000}
+
+            """)
+    }
+
+    func testUnknownDropReasonIsNamedByItsCode() {
+        let event = ProbeEvent(kind: .drop, monotonicNanoseconds: 0, dropReason: 999)
+        XCTAssertTrue(line(event).contains(#""reason":"UNKNOWN_999","reason_code":999"#))
+    }
+
+    func testEveryLineIsValidJSONWithTheSeedsKeyTypes() throws {
+        let events = [
+            ProbeEvent(kind: .retransmit, monotonicNanoseconds: 5_000_000_000, owner: owner, connection: connection, segments: 2),
+            ProbeEvent(kind: .synAckRetransmit, monotonicNanoseconds: 6_000_000_000, owner: owner, segments: 1, cause: .synAck),
+            ProbeEvent(kind: .congestionState, monotonicNanoseconds: 7_000_000_000, owner: owner),
+            ProbeEvent(kind: .drop, monotonicNanoseconds: 8_000_000_000, dropReason: 12),
+        ]
+        for event in events {
+            let text = line(event)
+            XCTAssertTrue(text.hasSuffix("}\n"))
+            let object = try XCTUnwrap(
+                JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+            XCTAssertTrue(object["ts"] is NSNumber)
+            XCTAssertTrue(object["event_type"] is String)
+            XCTAssertTrue(object["entity_id"] is String)
+            XCTAssertTrue(object["pid"] is NSNumber)
+            XCTAssertTrue(object["value"] is String)
+        }
+    }
+}
