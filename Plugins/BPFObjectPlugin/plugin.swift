@@ -1,56 +1,37 @@
 import Foundation
 import PackagePlugin
 
-/// Compiles every `bpf/*.bpf.c` with the toolchain's clang (CO-RE, BTF),
-/// links them into one object with libbpf's static linker and embeds that
-/// object in the target as a Swift source file. Nothing generated is
-/// committed; `swift build` alone produces the self-contained binary.
+/// Builds every `bpf/*.bpf.c` into one eBPF object and embeds it in the
+/// target as a Swift source file (see Sources/BPFEmbed). Nothing generated
+/// is committed; `swift build` alone produces the self-contained binary.
+///
+/// One command does it all so that its only output is Swift source: object
+/// files declared as outputs would become resources of the target, and a
+/// resource bundle drags Foundation into the agent.
 @main
 struct BPFObjectPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let bpfDirectory = context.package.directoryURL.appending(path: "bpf")
-        let names = try FileManager.default.contentsOfDirectory(atPath: bpfDirectory.path)
-        let headers = names.filter { $0.hasSuffix(".h") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: bpfDirectory.path).sorted()
+        let inputs = names.filter { $0.hasSuffix(".c") || $0.hasSuffix(".h") }
             .map { bpfDirectory.appending(path: $0) }
-        // maps.bpf.c defines the shared maps; libbpf's linker wants the
-        // definitions before the objects that declare them extern.
-        let sources = names.filter { $0.hasSuffix(".bpf.c") }
-            .sorted { ($0 == "maps.bpf.c" ? "" : $0) < ($1 == "maps.bpf.c" ? "" : $1) }
+        let sources = inputs.filter { $0.lastPathComponent.hasSuffix(".bpf.c") }
         guard !sources.isEmpty else {
-            throw PluginError("no eBPF sources in \(bpfDirectory.path)")
+            throw PluginError("no eBPF sources (*.bpf.c) in \(bpfDirectory.path)")
         }
-
-        let clang = try context.tool(named: "clang").url
-        let workDirectory = context.pluginWorkDirectoryURL
-        var commands: [Command] = []
-        var objects: [URL] = []
-        for source in sources {
-            let input = bpfDirectory.appending(path: source)
-            let object = workDirectory.appending(path: source.replacingOccurrences(of: ".c", with: ".o"))
-            objects.append(object)
-            commands.append(.buildCommand(
-                displayName: "Compiling eBPF \(source)",
-                executable: clang,
-                arguments: [
-                    "-target", "bpf", "-D__TARGET_ARCH_x86", "-O2", "-g",
-                    "-Wall", "-Werror", "-Wno-default-const-init-var-unsafe",
-                    "-I", bpfDirectory.path,
-                    "-c", input.path, "-o", object.path,
-                ],
-                inputFiles: [input] + headers,
-                outputFiles: [object]
-            ))
-        }
-
-        let embedded = workDirectory.appending(path: "EmbeddedProbeObject.swift")
-        commands.append(.buildCommand(
-            displayName: "Linking and embedding the eBPF object",
+        let embedded = context.pluginWorkDirectoryURL.appending(path: "EmbeddedProbeObject.swift")
+        return [.buildCommand(
+            displayName: "Building and embedding the eBPF object from bpf/",
             executable: try context.tool(named: "bpf-embed").url,
-            arguments: [embedded.path] + objects.map(\.path),
-            inputFiles: objects,
+            arguments: [
+                "--clang", try context.tool(named: "clang").url.path,
+                "--include", bpfDirectory.path,
+                "--work-directory", context.pluginWorkDirectoryURL.path,
+                "--output", embedded.path,
+            ] + sources.map(\.path),
+            inputFiles: inputs,
             outputFiles: [embedded]
-        ))
-        return commands
+        )]
     }
 }
 

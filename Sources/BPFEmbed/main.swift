@@ -1,8 +1,10 @@
-// Build-time tool (run by BPFObjectPlugin): links eBPF objects with libbpf's
-// static linker and writes them as a Swift source file holding the linked
-// object in base64, a literal that compiles fast where a [UInt8] does not.
+// Build-time tool, run by BPFObjectPlugin: compiles eBPF sources with clang
+// (CO-RE, BTF), links them with libbpf's static linker into one object and
+// writes that object into a Swift source file as a base64 literal, which
+// compiles fast where a [UInt8] literal does not.
 //
-// usage: bpf-embed OUTPUT.swift OBJECT.o...
+// usage: bpf-embed --clang PATH --include DIR --work-directory DIR
+//                  --output FILE.swift SOURCE.bpf.c...
 import CLibBPF
 import Foundation
 
@@ -11,19 +13,58 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-let arguments = CommandLine.arguments.dropFirst()
-guard arguments.count >= 2, let output = arguments.first else {
-    fail("usage: bpf-embed OUTPUT.swift OBJECT.o...")
+var options: [String: String] = [:]
+var sources: [String] = []
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    if argument.hasPrefix("--") {
+        guard let value = arguments.popFirst() else { fail("\(argument) needs a value") }
+        options[argument] = value
+    } else {
+        sources.append(argument)
+    }
 }
-let objects = arguments.dropFirst()
-let linkedPath = output + ".bpf.o"
+guard let clang = options["--clang"], let include = options["--include"],
+      let work = options["--work-directory"], let output = options["--output"], !sources.isEmpty
+else {
+    fail("usage: bpf-embed --clang PATH --include DIR --work-directory DIR --output FILE.swift SOURCE.bpf.c...")
+}
 
+// maps.bpf.c defines the maps the others declare extern; libbpf's linker
+// wants definitions first.
+sources.sort { (($0.hasSuffix("/maps.bpf.c") ? "" : $0), $0) < (($1.hasSuffix("/maps.bpf.c") ? "" : $1), $1) }
+
+#if arch(x86_64)
+let targetArch = "x86"
+#elseif arch(arm64)
+let targetArch = "arm64"
+#else
+#error("add the bpf_tracing.h __TARGET_ARCH_ name of this architecture")
+#endif
+
+var objects: [String] = []
+for source in sources {
+    let name = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
+    let object = "\(work)/\(name).o"
+    let compile = Process()
+    compile.executableURL = URL(fileURLWithPath: clang)
+    compile.arguments = [
+        "-target", "bpf", "-D__TARGET_ARCH_\(targetArch)", "-O2", "-g",
+        "-Wall", "-Werror", "-Wno-default-const-init-var-unsafe",
+        "-I", include, "-c", source, "-o", object,
+    ]
+    do { try compile.run() } catch { fail("cannot run \(clang): \(error)") }
+    compile.waitUntilExit()
+    guard compile.terminationStatus == 0 else { fail("clang failed on \(source)") }
+    objects.append(object)
+}
+
+let linkedPath = "\(work)/ark_probe.bpf.o"
 guard let linker = bpf_linker__new(linkedPath, nil) else {
     fail("cannot create \(linkedPath): errno \(errno)")
 }
-for object in objects {
-    let result = bpf_linker__add_file(linker, object, nil)
-    if result != 0 { fail("cannot link \(object): error \(result)") }
+for object in objects where bpf_linker__add_file(linker, object, nil) != 0 {
+    fail("cannot link \(object)")
 }
 if bpf_linker__finalize(linker) != 0 { fail("cannot finalize \(linkedPath)") }
 bpf_linker__free(linker)
