@@ -48,8 +48,11 @@ static __always_inline bool fill_packet_flow(struct ark_flow *flow, struct sk_bu
 	return true;
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(tcp_packet_drop, struct sk_buff *skb, void *location, unsigned int reason)
+/* The socket a dropped packet belongs to is known either as skb->sk
+ * (sent packets) or, on kernels >= 6.12, as the rx_sk argument (received
+ * packets after socket lookup). Both are read with probe reads, and the
+ * owner comes from the cookie-keyed map. */
+static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason, struct sock *rx_sk)
 {
 	struct ark_record *record;
 	struct ark_flow flow = {};
@@ -62,7 +65,7 @@ int BPF_PROG(tcp_packet_drop, struct sk_buff *skb, void *location, unsigned int 
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
 		return 0;
-	sk = skb->sk;
+	sk = rx_sk ? rx_sk : BPF_CORE_READ(skb, sk);
 	if (sk) {
 		if (!is_tcp_socket(sk))
 			return 0;
@@ -74,12 +77,14 @@ int BPF_PROG(tcp_packet_drop, struct sk_buff *skb, void *location, unsigned int 
 		return 0;
 	record->drop_reason = reason;
 	if (sk) {
-		/* skb->sk is an RCU pointer, which socket-storage and cookie
-		 * helpers refuse: read the cookie the kernel already has (set
-		 * once any ArkProbe hook saw the socket); user space resolves
-		 * the owner from it. */
+		__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+		struct ark_owner *owner;
+
 		fill_socket(record, sk);
-		record->socket_cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+		record->socket_cookie = cookie;
+		owner = cookie ? bpf_map_lookup_elem(&owners_by_cookie, &cookie) : 0;
+		if (owner)
+			record->owner = *owner;
 	} else {
 		/* Not yet delivered to a socket: the packet's own addresses,
 		 * in the netns of the device it was on. */
@@ -88,6 +93,19 @@ int BPF_PROG(tcp_packet_drop, struct sk_buff *skb, void *location, unsigned int 
 	}
 	bpf_ringbuf_submit(record, 0);
 	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(tcp_packet_drop, struct sk_buff *skb, void *location, unsigned int reason)
+{
+	return report_drop(skb, reason, 0);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(tcp_packet_drop_rx_sk, struct sk_buff *skb, void *location, unsigned int reason,
+	     struct sock *rx_sk)
+{
+	return report_drop(skb, reason, rx_sk);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -7,6 +7,13 @@
  */
 #include "probe.bpf.h"
 
+/* Keeps the cookie-keyed copy of an owner in step with socket storage. */
+static __always_inline void publish_owner(struct sock *sk, struct ark_owner *owner)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	bpf_map_update_elem(&owners_by_cookie, &cookie, owner, BPF_ANY);
+}
+
 /* Records the calling task as owner unless it already is. */
 static __always_inline void claim_socket(struct sock *sk)
 {
@@ -23,6 +30,7 @@ static __always_inline void claim_socket(struct sock *sk)
 	    owner->source == ARK_OWNER_SOCKET)
 		return;
 	fill_current_owner(owner, ARK_OWNER_SOCKET);
+	publish_owner(sk, owner);
 }
 
 /* Every send runs in the sender's context: covers accepted sockets too. */
@@ -83,6 +91,7 @@ int claim_existing_sockets(struct bpf_iter__task_file *ctx)
 	owner->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	BPF_CORE_READ_STR_INTO(&owner->comm, task, comm);
 	owner->source = ARK_OWNER_ITERATOR;
+	publish_owner(sk, owner);
 	return 0;
 }
 

@@ -30,6 +30,17 @@ struct socket_owners_map {
 };
 extern struct socket_owners_map socket_owners SEC(".maps");
 
+/* Socket cookie -> owner, for hooks that hold a socket pointer the
+ * socket-storage helpers refuse (skb->sk in kfree_skb). Cookies are never
+ * reused; the LRU bound keeps it from growing. */
+struct owners_by_cookie_map {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ark_owner);
+};
+extern struct owners_by_cookie_map owners_by_cookie SEC(".maps");
+
 /* Records that found the ring buffer full, per CPU. */
 struct ring_reservation_failures_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

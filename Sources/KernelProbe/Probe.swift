@@ -145,8 +145,8 @@ struct AttachPlan {
             addBTF("claim_on_state_change", "inet_sock_set_state", if: btf)
             addBTF("claim_on_sendmsg", "tcp_sendmsg_locked", if: btf)
             if options.captureCongestionState { addBTF("cong_state_change", "tcp_cong_state_set", if: btf) }
-            if options.captureDrops, (btf.tracepointArgumentCount("kfree_skb") ?? 0) >= 3 {
-                addBTF("tcp_packet_drop", "kfree_skb")
+            if options.captureDrops, let arguments = btf.tracepointArgumentCount("kfree_skb"), arguments >= 3 {
+                addBTF(arguments >= 4 ? "tcp_packet_drop_rx_sk" : "tcp_packet_drop", "kfree_skb")
             }
             // Run once, after every hook is attached, so no socket is missed.
             iterators = ["claim_existing_sockets"]
