@@ -162,7 +162,7 @@ struct RunCommand: Subcommand {
         let owners = report.attributesBySocketOwner
             ? "owners from socket storage and a walk of existing sockets"
             : "owners are the task on the CPU (degraded: may be wrong for softirq retransmits)"
-        let outcome = report.reportsFailedRetransmits ? "with outcome" : "without outcome (kernel < 6.17)"
+        let outcome = report.reportsFailedRetransmits ? "with outcome" : "without outcome (kernel < 6.17 or kprobe)"
         printError("ark-probe: retransmits via \(report.retransmitMode.rawValue) \(outcome); \(owners)")
         for hook in report.attachedHooks { printError("ark-probe:   \(hook)") }
     }

@@ -35,6 +35,10 @@ final class KernelBTF {
         return Int(btf_vlen(prototype)) - 1
     }
 
+    func hasStruct(_ name: String) -> Bool {
+        btf__find_by_name_kind(handle, name, UInt32(BTF_KIND_STRUCT)) > 0
+    }
+
     /// Names of an enum's values, by value (e.g. skb_drop_reason).
     func enumNames(_ enumName: String, droppingPrefix prefix: String) -> [UInt32: String] {
         let typeID = btf__find_by_name_kind(handle, enumName, UInt32(BTF_KIND_ENUM))

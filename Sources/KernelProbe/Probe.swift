@@ -51,6 +51,8 @@ public final class Probe {
             throw .invalidConfiguration("the ring buffer size must be a power of two of at least 4 KiB")
         }
         LibBPFLog.install()
+        let missing = Capabilities.current().missing(for: .probe)
+        if !missing.isEmpty { throw .missingCapabilities(missing) }
         let btf = try KernelBTF()
         let image = EmbeddedObject.bytes()
         var failed: [AttachAttempt] = []
@@ -157,12 +159,21 @@ struct AttachPlan {
                 throw .invalidConfiguration(
                     "tracefs is not mounted (mount it: mount -t tracefs tracefs /sys/kernel/tracing)")
             }
+            reportsFailedRetransmits = btf.hasStruct("trace_event_raw_tcp_retransmit_skb")
             programs.append(Hook(program: "retransmit_tracepoint", hookDescription: "tracepoint tcp/tcp_retransmit_skb") {
                 (program: BPFProgram) throws(ProbeError) in try program.attachTracepoint(category: "tcp", name: "tcp_retransmit_skb")
             })
         case .kprobe:
             programs.append(Hook(program: "retransmit_kprobe", hookDescription: "kprobe tcp_retransmit_skb") {
-                (program: BPFProgram) throws(ProbeError) in try program.attachKprobe(function: "tcp_retransmit_skb")
+                (program: BPFProgram) throws(ProbeError) in
+                do throws(ProbeError) {
+                    return try program.attachKprobe(function: "tcp_retransmit_skb")
+                } catch {
+                    guard case .system(_, let code) = error, code == ENOENT || code == EOPNOTSUPP else { throw error }
+                    throw .hookUnavailable(
+                        hook: "kprobe on tcp_retransmit_skb()",
+                        reason: "\(errnoName(code)); the kernel has no kprobe support (CONFIG_KPROBES) or does not expose the function")
+                }
             })
         }
     }

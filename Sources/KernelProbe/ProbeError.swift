@@ -7,6 +7,10 @@ import Glibc
 public enum ProbeError: Error, Equatable, CustomStringConvertible {
     /// The kernel refused a BPF operation for lack of privilege.
     case permissionDenied(operation: String)
+    /// The process lacks capabilities the probe needs (names, e.g. CAP_BPF).
+    case missingCapabilities([String])
+    /// This way of attaching a hook does not exist on this kernel.
+    case hookUnavailable(hook: String, reason: String)
     /// The kernel exposes no BTF, which CO-RE and tp_btf require.
     case btfUnavailable(path: String)
     /// A BPF feature the probe needs is missing from this kernel.
@@ -25,7 +29,13 @@ public enum ProbeError: Error, Equatable, CustomStringConvertible {
         case .permissionDenied(let operation):
             return "\(operation): permission denied. Run ark-probe as root, or grant it "
                 + "CAP_BPF and CAP_PERFMON (plus CAP_SYS_RESOURCE on kernels before 5.11); "
-                + "see README, \"Privileges\"."
+                + "see README, \"Privileges and errors\"."
+        case .missingCapabilities(let names):
+            return "ark-probe needs \(names.joined(separator: " and ")) to load eBPF programs. "
+                + "Run it as root, or grant the capabilities: "
+                + "setcap cap_bpf,cap_perfmon+ep ark-probe (see README, \"Privileges and errors\")."
+        case .hookUnavailable(let hook, let reason):
+            return "\(hook) is not available on this kernel: \(reason)"
         case .btfUnavailable(let path):
             return "kernel BTF not found at \(path). ArkProbe needs a kernel built with "
                 + "CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.4)."
