@@ -22,6 +22,7 @@ enum ark_record_kind {
 	ARK_RECORD_SYNACK_RETRANSMIT = 2, /* tcp:tcp_retransmit_synack */
 	ARK_RECORD_CONG_STATE = 3,        /* tcp:tcp_cong_state_set */
 	ARK_RECORD_DROP = 4,              /* skb:kfree_skb on a TCP packet */
+	ARK_RECORD_PROCESS_EXIT = 5,      /* sched:sched_process_exit of a socket owner */
 };
 
 /* Why a segment was retransmitted, as far as the socket state tells. */
@@ -78,7 +79,8 @@ struct ark_record {
 	/* Kind-specific payload. */
 	__u32 segments;       /* retransmit: segments in this skb (GSO/TSO) */
 	__s32 error;          /* retransmit: 0 sent, else -errno (not sent) */
-	__u32 drop_reason;    /* drop: enum skb_drop_reason value */
+	__u32 drop_reason;    /* drop: enum skb_drop_reason value;
+	                         process exit: the task's exit_code */
 	__u8 cause;           /* retransmit: enum ark_retransmit_cause */
 	__u8 ca_state;        /* TCP_CA_* now; cong_state: the new state */
 	__u8 old_ca_state;    /* cong_state: the previous state */

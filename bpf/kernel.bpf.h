@@ -165,6 +165,10 @@ struct cred {
 	struct { __u32 val; } uid;
 };
 
+struct signal_struct {
+	struct { int counter; } live;
+};
+
 struct css_set {
 	struct cgroup *dfl_cgrp;
 };
@@ -173,8 +177,10 @@ struct task_struct {
 	int pid;
 	int tgid;
 	char comm[16];
+	int exit_code;
 	const struct cred *real_cred;
 	struct css_set *cgroups;
+	struct signal_struct *signal;
 };
 
 struct file;

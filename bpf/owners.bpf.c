@@ -7,11 +7,15 @@
  */
 #include "probe.bpf.h"
 
-/* Keeps the cookie-keyed copy of an owner in step with socket storage. */
+/* Keeps the cookie-keyed copy of an owner in step with socket storage,
+ * and remembers the process so that its exit is reported. */
 static __always_inline void publish_owner(struct sock *sk, struct ark_owner *owner)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
+	__u8 present = 1;
+
 	bpf_map_update_elem(&owners_by_cookie, &cookie, owner, BPF_ANY);
+	bpf_map_update_elem(&socket_owner_processes, &owner->tgid, &present, BPF_ANY);
 }
 
 /* Records the calling task as owner unless it already is. */
@@ -92,6 +96,35 @@ int claim_existing_sockets(struct bpf_iter__task_file *ctx)
 	BPF_CORE_READ_STR_INTO(&owner->comm, task, comm);
 	owner->source = ARK_OWNER_ITERATOR;
 	publish_owner(sk, owner);
+	return 0;
+}
+
+/*
+ * The exit of a process that owned a socket, so user space can drop what
+ * it knows of it. Fires per thread; the process is gone when the last
+ * thread exits, which do_exit() marks by taking signal->live to zero
+ * before this tracepoint (kernels of every version agree on this).
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(socket_owner_exit, struct task_struct *task)
+{
+	struct ark_record *record;
+	__u32 tgid = task->tgid;
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	if (bpf_map_delete_elem(&socket_owner_processes, &tgid) != 0)
+		return 0;
+	record = reserve_record(ARK_RECORD_PROCESS_EXIT);
+	if (!record)
+		return 0;
+	record->owner.tgid = tgid;
+	record->owner.tid = task->pid;
+	record->owner.source = ARK_OWNER_SOCKET;
+	BPF_CORE_READ_STR_INTO(&record->owner.comm, task, comm);
+	record->owner.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	record->drop_reason = BPF_CORE_READ(task, exit_code);
+	bpf_ringbuf_submit(record, 0);
 	return 0;
 }
 

@@ -41,6 +41,15 @@ struct owners_by_cookie_map {
 };
 extern struct owners_by_cookie_map owners_by_cookie SEC(".maps");
 
+/* Processes that own (or owned) a TCP socket: their exit is reported. */
+struct socket_owner_processes_map {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+};
+extern struct socket_owner_processes_map socket_owner_processes SEC(".maps");
+
 /* Records that found the ring buffer full, per CPU. */
 struct ring_reservation_failures_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -42,7 +42,7 @@ public struct ProcessTotals: Sendable {
             }
         case .drop:
             entries[pid]!.kernelDrops += 1
-        case .congestionState:
+        case .congestionState, .processExit:
             break
         }
     }

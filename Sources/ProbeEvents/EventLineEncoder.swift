@@ -8,6 +8,8 @@ public enum EventType {
     public static let congestionState: StaticString = "transport.congestion"
     /// A TCP packet dropped by the kernel; value = "1".
     public static let kernelDrop: StaticString = "transport.kernel_drop"
+    /// A process that owned a TCP socket exited; value = "1".
+    public static let processExit: StaticString = "process.exit"
     /// Records lost because the ring buffer was full; value = how many.
     public static let loss: StaticString = "probe.loss"
 }
@@ -34,6 +36,17 @@ public struct EventLineEncoder {
             line.field("event_type", plain: EventType.congestionState)
         case .drop:
             line.field("event_type", plain: EventType.kernelDrop)
+        case .processExit:
+            line.field("event_type", plain: EventType.processExit)
+            line.field("entity_id", prefix: "process-pid-", number: UInt64(event.owner.pid))
+            line.field("pid", UInt64(event.owner.pid))
+            line.field("value", decimalString: 1)
+            line.field("comm", event.owner.command)
+            line.field("cgroup_id", event.owner.cgroupID)
+            line.field("exit_code", UInt64(event.dropReason))
+            line.field("ktime_ns", event.monotonicNanoseconds)
+            line.endLine()
+            return
         }
         Self.encodeEntity(of: event, into: &line)
         switch event.kind {
@@ -41,7 +54,7 @@ public struct EventLineEncoder {
             line.field("value", decimalString: UInt64(event.segments))
         case .congestionState:
             line.field("value", event.congestionState.name)
-        case .drop:
+        case .drop, .processExit:
             line.field("value", decimalString: 1)
         }
         encodeContext(of: event, into: &line)
@@ -92,6 +105,8 @@ public struct EventLineEncoder {
         case .drop:
             line.field("reason", dropReasonNames[event.dropReason] ?? "UNKNOWN_\(event.dropReason)")
             line.field("reason_code", UInt64(event.dropReason))
+        case .processExit:
+            break
         }
         line.field("socket_cookie", event.socketCookie)
         line.field("socket_cgroup_id", event.socketCgroupID)

@@ -7,6 +7,8 @@ public struct ProbeEvent: Equatable, Sendable {
         case synAckRetransmit = 2
         case congestionState = 3
         case drop = 4
+        /// A process that owned a TCP socket exited.
+        case processExit = 5
     }
 
     public var kind: Kind
@@ -31,7 +33,8 @@ public struct ProbeEvent: Equatable, Sendable {
     public var previousCongestionState: CongestionState
     /// RTO backoff exponent (icsk_backoff).
     public var backoff: UInt8
-    /// Drops: the kernel's `enum skb_drop_reason` value.
+    /// Drops: the kernel's `enum skb_drop_reason` value; process exits:
+    /// the task's exit_code (wait status).
     public var dropReason: UInt32
 
     public init(

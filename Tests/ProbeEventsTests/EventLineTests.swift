@@ -64,6 +64,15 @@ final class EventLineTests: XCTestCase {
             """)
     }
 
+    func testProcessExitLineNamesTheProcessEntity() {
+        let event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 5_000_000_000, owner: owner, dropReason: 256)
+        XCTAssertEqual(line(event), """
+            {"ts":1710000000000,"event_type":"process.exit","entity_id":"process-pid-1024","pid":1024,"value":"1",\
+            "comm":"torchrun","cgroup_id":7,"exit_code":256,"ktime_ns":5000000000}
+
+            """)
+    }
+
     func testUnknownDropReasonIsNamedByItsCode() {
         let event = ProbeEvent(kind: .drop, monotonicNanoseconds: 0, dropReason: 999)
         XCTAssertTrue(line(event).contains(#""reason":"UNKNOWN_999","reason_code":999"#))
