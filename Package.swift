@@ -40,6 +40,7 @@ let package = Package(
             name: "ProbeEvents",
             dependencies: ["KernelProbe", "CArkProbeRecords"]
         ),
+        .target(name: "StateGraph", dependencies: ["ProbeEvents"]),
         .target(
             name: "Agent",
             dependencies: ["KernelProbe", "ProbeEvents", "CArkProbeRecords", "CLinux"]
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),
         .testTarget(name: "ProbeEventsTests", dependencies: ["ProbeEvents", "CArkProbeRecords"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ProbeEvents"]),
+        .testTarget(name: "StateGraphTests", dependencies: ["StateGraph", "ProbeEvents"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["ark-probe", "ark-lab-traffic"]

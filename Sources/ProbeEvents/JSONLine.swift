@@ -45,6 +45,35 @@ public struct JSONLineWriter {
         appendDecimal(value.magnitude, to: &bytes)
     }
 
+    /// A decimal number with at most three fractional digits (rates,
+    /// seconds); non-finite values are written as 0 (JSON has no NaN).
+    public mutating func field(_ name: StaticString, _ value: Double) {
+        key(name)
+        guard value.isFinite else {
+            bytes.append(UInt8(ascii: "0"))
+            return
+        }
+        let thousandths = (value.magnitude * 1000).rounded()
+        guard thousandths < 1e18 else {
+            appendDecimal(UInt64(1e18) / 1000, to: &bytes)
+            return
+        }
+        let scaled = UInt64(thousandths)
+        if value < 0 && scaled != 0 { bytes.append(UInt8(ascii: "-")) }
+        appendDecimal(scaled / 1000, to: &bytes)
+        let fraction = scaled % 1000
+        if fraction != 0 {
+            bytes.append(UInt8(ascii: "."))
+            var digits = fraction
+            var divisor: UInt64 = 100
+            while digits != 0 {
+                bytes.append(UInt8(ascii: "0") &+ UInt8(digits / divisor))
+                digits %= divisor
+                divisor /= 10
+            }
+        }
+    }
+
     /// A number written as a JSON string ("value":"3" in the seed's line).
     public mutating func field(_ name: StaticString, decimalString value: UInt64) {
         key(name)

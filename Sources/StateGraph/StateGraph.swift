@@ -1,0 +1,269 @@
+import ProbeEvents
+
+/// Bounds and timings of the graph. Times are event time (the kernel's
+/// monotonic clock carried by the events), never the wall clock, so a
+/// replayed trace builds the same graph.
+public struct GraphConfiguration: Sendable {
+    /// Sliding window for rates and counts on edges, in seconds.
+    public var windowSeconds = 5.0
+    /// An edge without evidence for this long expires…
+    public var quietSeconds = 5.0
+    /// …unless one of its connections sits in RTO backoff (CA state Loss),
+    /// which holds it up to this long after the last evidence.
+    public var backoffHoldSeconds = 120.0
+    /// Least time between two `updated` changes of one edge.
+    public var updateIntervalSeconds = 1.0
+    public var maximumProcesses = 4096
+    public var maximumConnections = 8192
+    public var maximumConnectionsPerEdge = 64
+
+    public init() {}
+}
+
+/// A change of a WaitsOn edge, for the JSONL stream.
+public struct GraphChange: Sendable {
+    public enum Kind: Sendable { case added, updated, removed(EdgeRemoval) }
+    public let kind: Kind
+    public let time: UInt64
+    public let pid: UInt32
+    public let command: Command
+    public let target: Entity
+    public let since: UInt64
+    public let peer: IPAddress
+    public let figures: EdgeFigures
+}
+
+/// Who waits on the network: processes, their connections with recent
+/// evidence, the peers they wait on, and WaitsOn edges (process → network,
+/// process → peer) weighted by the recent retransmission rate. Bounded:
+/// beyond its limits the least recently seen process or connection is
+/// evicted and counted.
+public struct StateGraph: Sendable {
+    public let configuration: GraphConfiguration
+    public private(set) var processes: [UInt32: ProcessNode] = [:]
+    public private(set) var connections: [UInt64: ConnectionNode] = [:]
+    /// Latest event time seen.
+    public private(set) var now: UInt64 = 0
+    public private(set) var evictedProcesses: UInt64 = 0
+    public private(set) var evictedConnections: UInt64 = 0
+    /// Time and retransmit total of each edge's last emitted change.
+    private var emitted: [EdgeKey: (time: UInt64, retransmits: UInt64, timeouts: UInt64)] = [:]
+
+    struct EdgeKey: Hashable {
+        let pid: UInt32
+        let target: Entity
+    }
+
+    public init(configuration: GraphConfiguration = GraphConfiguration()) {
+        self.configuration = configuration
+    }
+
+    // MARK: Events
+
+    /// Folds one event into the graph; appends the edges it adds.
+    public mutating func apply(_ event: ProbeEvent, changes: inout [GraphChange]) {
+        now = max(now, event.monotonicNanoseconds)
+        switch event.kind {
+        case .retransmit, .synAckRetransmit:
+            guard event.owner.pid != 0 else { return }
+            recordRetransmit(event, changes: &changes)
+        case .congestionState:
+            let key = Self.connectionKey(event)
+            guard connections[key] != nil else { return }
+            connections[key]!.congestionState = event.congestionState
+            connections[key]!.backoff = event.backoff
+            connections[key]!.lastEvidence = now
+        case .processExit:
+            removeProcess(event.owner.pid, reason: .processExit, changes: &changes)
+        case .drop:
+            return
+        }
+    }
+
+    private mutating func recordRetransmit(_ event: ProbeEvent, changes: inout [GraphChange]) {
+        let pid = event.owner.pid
+        let sent = event.error == 0
+        let timeout = sent && event.cause == .rto
+        let peer = event.connection.remoteAddress
+        let window = configuration.windowSeconds
+
+        if processes[pid] == nil {
+            if processes.count >= configuration.maximumProcesses { evictOldestProcess(changes: &changes) }
+            processes[pid] = ProcessNode(pid: pid, command: event.owner.command,
+                                         cgroupID: event.owner.cgroupID, lastSeen: now)
+        }
+        processes[pid]!.command = event.owner.command
+        processes[pid]!.cgroupID = event.owner.cgroupID
+        processes[pid]!.lastSeen = now
+
+        let key = Self.connectionKey(event)
+        if connections[key] == nil {
+            if connections.count >= configuration.maximumConnections { evictOldestConnection() }
+            connections[key] = ConnectionNode(
+                cookie: key, pid: pid, connection: event.connection, congestionState: event.congestionState,
+                backoff: event.backoff, lastEvidence: now,
+                segments: SlidingWindow(seconds: window), timeouts: SlidingWindow(seconds: window))
+        }
+        connections[key]!.connection = event.connection
+        connections[key]!.congestionState = event.congestionState
+        connections[key]!.backoff = event.backoff
+        connections[key]!.lastEvidence = now
+        if sent { connections[key]!.segments.add(event.segments, at: now) }
+        if timeout { connections[key]!.timeouts.add(1, at: now) }
+
+        func strengthen(_ edge: inout WaitsOnEdge) {
+            edge.lastEvidence = now
+            edge.latestPeer = peer
+            edge.backoff = event.backoff
+            if sent { edge.segments.add(event.segments, at: now) } else { edge.failures.add(event.segments, at: now) }
+            if timeout { edge.timeouts.add(1, at: now) }
+            if edge.connections.count < configuration.maximumConnectionsPerEdge { edge.connections.insert(key) }
+        }
+
+        var network = processes[pid]!.network
+            ?? WaitsOnEdge(pid: pid, target: .network(pid: pid), at: now, window: window, peer: peer)
+        let networkIsNew = processes[pid]!.network == nil
+        strengthen(&network)
+        processes[pid]!.network = network
+        if networkIsNew { changes.append(change(.added, network, of: pid)) }
+
+        var peerEdge = processes[pid]!.peers[peer]
+            ?? WaitsOnEdge(pid: pid, target: .peer(peer), at: now, window: window, peer: peer)
+        let peerIsNew = processes[pid]!.peers[peer] == nil
+        strengthen(&peerEdge)
+        processes[pid]!.peers[peer] = peerEdge
+        if peerIsNew { changes.append(change(.added, peerEdge, of: pid)) }
+    }
+
+    // MARK: Time
+
+    /// Moves event time forward: expires edges and connections whose
+    /// evidence stopped, and appends an `updated` change for each edge whose
+    /// figures changed since it was last reported (at most once per
+    /// update interval).
+    public mutating func advance(to time: UInt64, changes: inout [GraphChange]) {
+        now = max(now, time)
+        let quiet = UInt64(configuration.quietSeconds * 1e9)
+        let hold = UInt64(configuration.backoffHoldSeconds * 1e9)
+        let interval = UInt64(configuration.updateIntervalSeconds * 1e9)
+
+        for pid in processes.keys.sorted() {
+            guard var process = processes[pid] else { continue }
+            if var network = process.network {
+                if expired(network, quiet: quiet, hold: hold) {
+                    process.network = nil
+                    changes.append(change(.removed(.quiet), network, of: pid))
+                } else {
+                    reportUpdate(&network, of: pid, interval: interval, changes: &changes)
+                    process.network = network
+                }
+            }
+            for address in process.peers.keys.sorted(by: { $0.high == $1.high ? $0.low < $1.low : $0.high < $1.high }) {
+                var edge = process.peers[address]!
+                if expired(edge, quiet: quiet, hold: hold) {
+                    process.peers[address] = nil
+                    changes.append(change(.removed(.quiet), edge, of: pid))
+                } else {
+                    reportUpdate(&edge, of: pid, interval: interval, changes: &changes)
+                    process.peers[address] = edge
+                }
+            }
+            processes[pid] = process
+            if process.network == nil && process.peers.isEmpty && now &- process.lastSeen >= quiet {
+                processes[pid] = nil
+            }
+        }
+        for (key, connection) in connections where connectionExpired(connection, quiet: quiet, hold: hold) {
+            connections[key] = nil
+        }
+    }
+
+    private func inBackoff(_ key: UInt64) -> Bool {
+        connections[key]?.congestionState == .loss
+    }
+
+    private func expired(_ edge: WaitsOnEdge, quiet: UInt64, hold: UInt64) -> Bool {
+        let silent = now &- edge.lastEvidence
+        guard silent >= quiet else { return false }
+        return silent >= hold || !edge.connections.contains(where: inBackoff)
+    }
+
+    private func connectionExpired(_ connection: ConnectionNode, quiet: UInt64, hold: UInt64) -> Bool {
+        let silent = now &- connection.lastEvidence
+        guard silent >= quiet else { return false }
+        return silent >= hold || connection.congestionState != .loss
+    }
+
+    private mutating func reportUpdate(_ edge: inout WaitsOnEdge, of pid: UInt32, interval: UInt64,
+                                       changes: inout [GraphChange]) {
+        let key = EdgeKey(pid: pid, target: edge.target)
+        let last = emitted[key]
+        guard last == nil || now &- last!.time >= interval else { return }
+        let figures = edge.figures(at: now)
+        if let last, last.retransmits == figures.retransmits, last.timeouts == figures.timeouts { return }
+        changes.append(change(.updated, edge, of: pid, figures: figures))
+    }
+
+    // MARK: Removal and bounds
+
+    private mutating func removeProcess(_ pid: UInt32, reason: EdgeRemoval, changes: inout [GraphChange]) {
+        guard let process = processes.removeValue(forKey: pid) else { return }
+        if let network = process.network { changes.append(change(.removed(reason), network, of: pid, node: process)) }
+        for address in process.peers.keys.sorted(by: { $0.high == $1.high ? $0.low < $1.low : $0.high < $1.high }) {
+            changes.append(change(.removed(reason), process.peers[address]!, of: pid, node: process))
+        }
+        for (key, connection) in connections where connection.pid == pid { connections[key] = nil }
+    }
+
+    private mutating func evictOldestProcess(changes: inout [GraphChange]) {
+        guard let oldest = processes.values.min(by: { ($0.lastSeen, $0.pid) < ($1.lastSeen, $1.pid) }) else { return }
+        evictedProcesses += 1
+        removeProcess(oldest.pid, reason: .evicted, changes: &changes)
+    }
+
+    private mutating func evictOldestConnection() {
+        guard let oldest = connections.values.min(by: { ($0.lastEvidence, $0.cookie) < ($1.lastEvidence, $1.cookie) })
+        else { return }
+        evictedConnections += 1
+        connections[oldest.cookie] = nil
+    }
+
+    private mutating func change(_ kind: GraphChange.Kind, _ edge: WaitsOnEdge, of pid: UInt32,
+                                 figures: EdgeFigures? = nil, node: ProcessNode? = nil) -> GraphChange {
+        var edge = edge
+        let figures = figures ?? edge.figures(at: now)
+        let key = EdgeKey(pid: pid, target: edge.target)
+        if case .removed = kind {
+            emitted[key] = nil
+        } else {
+            emitted[key] = (now, figures.retransmits, figures.timeouts)
+        }
+        let process = node ?? processes[pid]
+        return GraphChange(kind: kind, time: now, pid: pid, command: process?.command ?? Command(),
+                           target: edge.target, since: edge.since, peer: edge.latestPeer, figures: figures)
+    }
+
+    // MARK: Queries
+
+    /// How many processes wait on `peer` now.
+    public func waiters(on peer: IPAddress) -> Int {
+        processes.values.reduce(0) { $0 + ($1.peers[peer] == nil ? 0 : 1) }
+    }
+
+    /// Connections are keyed by socket cookie; the fallback hooks carry
+    /// none, so the netns and 5-tuple stand in, folded into 64 bits with
+    /// FNV-1a (deterministic, unlike Hasher, so replays agree) and the top
+    /// bit set to keep clear of real cookies.
+    static func connectionKey(_ event: ProbeEvent) -> UInt64 {
+        if event.socketCookie != 0 { return event.socketCookie }
+        let c = event.connection
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for word in [UInt64(event.networkNamespace), c.localAddress.high, c.localAddress.low,
+                     c.remoteAddress.high, c.remoteAddress.low, UInt64(c.localPort) << 16 | UInt64(c.remotePort)] {
+            for shift in stride(from: 0, to: 64, by: 8) {
+                hash = (hash ^ (word >> UInt64(shift) & 0xff)) &* 0x100_0000_01b3
+            }
+        }
+        return hash | 1 << 63
+    }
+}
