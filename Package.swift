@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "StateGraph", dependencies: ["ProbeEvents"]),
         .target(
             name: "Agent",
-            dependencies: ["KernelProbe", "ProbeEvents", "CArkProbeRecords", "CLinux"]
+            dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "CArkProbeRecords", "CLinux"]
         ),
         .executableTarget(
             name: "ark-probe",

@@ -8,9 +8,8 @@ import Glibc
 
 /// How the agent runs: what it writes, and for how long.
 public struct AgentConfiguration: Sendable {
-    public var filter = EventFilter()
-    /// Write one line per event (false: only the start, loss and summary lines).
-    public var writesEvents = true
+    /// Filter, what to write, graph bounds, tick interval.
+    public var pipeline = Pipeline.Options()
     /// Stop after this many seconds; nil: until SIGINT/SIGTERM.
     public var duration: Double?
     /// How often the kernel's lost-record counter is read, in milliseconds.
@@ -50,7 +49,7 @@ public enum AgentError: Error, CustomStringConvertible {
     }
 }
 
-/// The live pipeline: kernel records -> events -> filter -> JSONL.
+/// The live agent: kernel records -> events -> `Pipeline` -> JSONL.
 /// Single-threaded: one epoll loop over the ring buffer and a signalfd,
 /// flushing after every batch so a line reaches the reader within
 /// milliseconds of the kernel event.
@@ -58,19 +57,20 @@ public final class Agent {
     private let probe: Probe
     private let output: LineOutput
     private let configuration: AgentConfiguration
-    private let encoder: EventLineEncoder
+    private let pipeline: Pipeline
     private let identity: AgentIdentity
-    private var line = JSONLineWriter()
-    private var totals = ProcessTotals()
     private var recordsRead: UInt64 = 0
-    private var eventsWritten: UInt64 = 0
     private var lostReported: UInt64 = 0
+    /// Ticks run this long after their boundary when idle, so that records
+    /// stamped just before it, still in the ring, are processed first.
+    private let tickGrace: UInt64 = 50_000_000
 
     public init(probe: Probe, output: LineOutput, configuration: AgentConfiguration) {
         self.probe = probe
         self.output = output
         self.configuration = configuration
-        encoder = EventLineEncoder(clock: WallClock.measure(), dropReasonNames: probe.dropReasonNames)
+        pipeline = Pipeline(options: configuration.pipeline, clock: WallClock.measure(),
+                            dropReasonNames: probe.dropReasonNames)
         identity = AgentIdentity.current()
     }
 
@@ -96,10 +96,15 @@ public final class Agent {
                 if let deadline, now >= deadline { stop = .durationElapsed; break }
                 var timeout = configuration.lossCheckIntervalMilliseconds
                 if let deadline { timeout = min(timeout, Int32((deadline - now) / 1_000_000) + 1) }
+                if pipeline.nextTick != 0 {
+                    let due = pipeline.nextTick + tickGrace
+                    timeout = min(timeout, due > now ? Int32((due - now) / 1_000_000) + 1 : 0)
+                }
                 let count = epoll_wait(epoll, &ready, Int32(ready.count), timeout)
                 if count < 0 && errno != EINTR { throw .system(call: "epoll_wait", errno: errno) }
                 if let signal = signals.pending() { stop = .signal(signal) }
                 try drainRing()
+                pipeline.tick(through: WallClock.monotonicNow() - tickGrace)
                 if WallClock.monotonicNow() >= nextLossCheck || stop != nil {
                     try reportLoss()
                     nextLossCheck = WallClock.monotonicNow() + UInt64(configuration.lossCheckIntervalMilliseconds) * 1_000_000
@@ -109,15 +114,15 @@ public final class Agent {
             // Nothing read after the stop is left behind in the ring.
             try drainRing()
             try reportLoss()
-            if !configuration.writesEvents { writeSummaryLines() }
+            if !configuration.pipeline.writesEvents { writeSummaryLines() }
             try flush()
         } catch {
             guard case .output(.closed) = error else { throw error }
             stop = .outputClosed
         }
         return AgentResult(
-            stop: stop ?? .outputClosed, totals: totals, recordsRead: recordsRead,
-            eventsWritten: eventsWritten, lostRecords: lostReported,
+            stop: stop ?? .outputClosed, totals: pipeline.totals, recordsRead: recordsRead,
+            eventsWritten: pipeline.eventsWritten, lostRecords: lostReported,
             malformedRecords: probe.malformedRecords)
     }
 
@@ -131,37 +136,35 @@ public final class Agent {
 
     private func handle(_ record: UnsafePointer<ark_record>) {
         recordsRead += 1
-        guard let event = ProbeEvent(record: record), configuration.filter.accepts(event) else { return }
-        totals.add(event)
-        guard configuration.writesEvents else { return }
-        encoder.encode(event, into: &line)
-        eventsWritten += 1
+        guard let event = ProbeEvent(record: record) else { return }
+        pipeline.process(event)
     }
 
     private func flush() throws(AgentError) {
-        guard !line.isEmpty else { return }
-        defer { line.removeAll() }
-        do { try output.write(line.bytes) } catch { throw .output(error) }
+        guard !pipeline.output.isEmpty else { return }
+        defer { pipeline.output.removeAll() }
+        do { try output.write(pipeline.output.bytes) } catch { throw .output(error) }
     }
 
     private func reportLoss() throws(AgentError) {
         let lost: UInt64
         do { lost = try probe.lostRecords() } catch { throw .probe(error) }
         guard lost > lostReported else { return }
-        line.beginObject()
-        line.field("ts", encoder.clock.milliseconds(monotonicNanoseconds: WallClock.monotonicNow()))
-        line.field("event_type", plain: EventType.loss)
-        identity.encode(into: &line)
-        line.field("value", decimalString: lost - lostReported)
-        line.field("lost_total", lost)
-        line.endLine()
+        pipeline.output.beginObject()
+        pipeline.output.field("ts", pipeline.clock.milliseconds(monotonicNanoseconds: WallClock.monotonicNow()))
+        pipeline.output.field("event_type", plain: EventType.loss)
+        identity.encode(into: &pipeline.output)
+        pipeline.output.field("value", decimalString: lost - lostReported)
+        pipeline.output.field("lost_total", lost)
+        pipeline.output.endLine()
         lostReported = lost
     }
 
     private func writeStartLine(at monotonic: UInt64) {
         let report = probe.report
+        var line = JSONLineWriter(capacity: 1024)
         line.beginObject()
-        line.field("ts", encoder.clock.milliseconds(monotonicNanoseconds: monotonic))
+        line.field("ts", pipeline.clock.milliseconds(monotonicNanoseconds: monotonic))
         line.field("event_type", plain: "probe.started")
         identity.encode(into: &line)
         line.field("value", report.retransmitMode.rawValue)
@@ -170,14 +173,16 @@ public final class Agent {
         line.field("attribution", report.attributesBySocketOwner ? "socket-owner" : "current-task")
         line.field("reports_failed_retransmits", report.reportsFailedRetransmits)
         line.field("hooks", report.attachedHooks.joined(separator: "; "))
-        line.field("clock_offset_ns", encoder.clock.offsetNanoseconds)
+        line.field("clock_offset_ns", pipeline.clock.offsetNanoseconds)
         line.endLine()
+        pipeline.output.append(line)
     }
 
     /// One `probe.summary` line per process, for runs without event lines.
     private func writeSummaryLines() {
-        let now = encoder.clock.milliseconds(monotonicNanoseconds: WallClock.monotonicNow())
-        for entry in totals.sorted {
+        let now = pipeline.clock.milliseconds(monotonicNanoseconds: WallClock.monotonicNow())
+        var line = JSONLineWriter(capacity: 1024)
+        for entry in pipeline.totals.sorted {
             line.beginObject()
             line.field("ts", now)
             line.field("event_type", plain: "probe.summary")
@@ -191,6 +196,7 @@ public final class Agent {
             line.field("kernel_drops", entry.kernelDrops)
             line.endLine()
         }
+        pipeline.output.append(line)
     }
 
     private func watch(_ descriptor: Int32, in epoll: Int32) throws(AgentError) {

@@ -136,8 +136,8 @@ struct RunCommand: Subcommand {
         reportAttachment(probe.report)
 
         var configuration = AgentConfiguration()
-        configuration.filter = filter
-        configuration.writesEvents = !quiet
+        configuration.pipeline.filter = filter
+        configuration.pipeline.writesEvents = !quiet
         configuration.duration = duration
         let result: AgentResult
         do {

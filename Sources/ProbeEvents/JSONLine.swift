@@ -11,6 +11,11 @@ public struct JSONLineWriter {
 
     public var isEmpty: Bool { bytes.isEmpty }
 
+    /// Appends the lines another writer built.
+    public mutating func append(_ other: JSONLineWriter) {
+        bytes.append(contentsOf: other.bytes)
+    }
+
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
     }
