@@ -82,6 +82,10 @@ public final class Agent {
         defer { close(epoll) }
         try watch(probe.pollDescriptor, in: epoll)
         try watch(signals.descriptor, in: epoll)
+        // EPOLLERR/EPOLLHUP on our stdout pipe say the reader went away even
+        // when there is nothing to write. Regular files cannot be polled
+        // (EPERM), and need not be.
+        let watchesOutput = watch(output: output.descriptor, in: epoll)
 
         let start = WallClock.monotonicNow()
         let deadline = configuration.duration.map { start + UInt64($0 * 1_000_000_000) }
@@ -90,7 +94,7 @@ public final class Agent {
         do throws(AgentError) {
             writeStartLine(at: start)
             try flush()
-            var ready = [epoll_event](repeating: epoll_event(), count: 2)
+            var ready = [epoll_event](repeating: epoll_event(), count: 3)
             while stop == nil {
                 let now = WallClock.monotonicNow()
                 if let deadline, now >= deadline { stop = .durationElapsed; break }
@@ -102,6 +106,11 @@ public final class Agent {
                 }
                 let count = epoll_wait(epoll, &ready, Int32(ready.count), timeout)
                 if count < 0 && errno != EINTR { throw .system(call: "epoll_wait", errno: errno) }
+                if watchesOutput, ready.prefix(Int(max(count, 0))).contains(where: {
+                    $0.data.fd == output.descriptor && $0.events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
+                }) {
+                    throw .output(.closed)
+                }
                 if let signal = signals.pending() { stop = .signal(signal) }
                 try drainRing()
                 pipeline.tick(through: WallClock.monotonicNow() - tickGrace)
@@ -197,6 +206,13 @@ public final class Agent {
             line.endLine()
         }
         pipeline.output.append(line)
+    }
+
+    private func watch(output descriptor: Int32, in epoll: Int32) -> Bool {
+        var event = epoll_event()
+        event.events = 0
+        event.data.fd = descriptor
+        return epoll_ctl(epoll, EPOLL_CTL_ADD, descriptor, &event) == 0
     }
 
     private func watch(_ descriptor: Int32, in epoll: Int32) throws(AgentError) {

@@ -22,7 +22,9 @@ public final class LineOutput {
         }
     }
 
-    private let descriptor: Int32
+    /// The descriptor written to; a pipe or socket can be polled for its
+    /// reader going away.
+    public let descriptor: Int32
     private let ownsDescriptor: Bool
 
     /// Standard output.

@@ -1,1 +1,39 @@
-print("placeholder")
+// ark-lab-traffic: test-only traffic generator for the namespace lab
+// (Tests/EndToEndTests/Lab.swift). Not shipped.
+//
+//   sink --port P [--bind ADDR] [--wait-for-go] [--rcvbuf BYTES]
+//   send --to HOST --port P --bytes N [--threads T] [--chunk C] [--sndbuf BYTES]
+//        [--prefill] [--hold-until-go] [--keep-open] [--ack-timeout SECONDS]
+//   connect-timeout --to HOST --port P --wait SECONDS
+//
+// Each subcommand prints one JSON object line on stdout when it finishes
+// (send --prefill / --hold-until-go print one "phase" line before it);
+// diagnostics go to stderr.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let usage = """
+usage: ark-lab-traffic sink --port P [--bind ADDR] [--wait-for-go] [--rcvbuf BYTES]
+       ark-lab-traffic send --to HOST --port P --bytes N [--threads T] [--chunk C] [--sndbuf BYTES]
+                            [--prefill] [--hold-until-go] [--keep-open] [--ack-timeout SECONDS]
+       ark-lab-traffic connect-timeout --to HOST --port P --wait SECONDS
+"""
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else {
+    writeAll(2, usage + "\n")
+    exit(2)
+}
+switch arguments[1] {
+case "sink": runSink(arguments.dropFirst(2))
+case "send": runSend(arguments.dropFirst(2))
+case "connect-timeout": runConnectTimeout(arguments.dropFirst(2))
+case "-h", "--help", "help":
+    print(usage)
+    exit(0)
+default:
+    writeAll(2, "unknown subcommand \(arguments[1])\n" + usage + "\n")
+    exit(2)
+}
