@@ -38,7 +38,7 @@ enum {
 	BPF_MAP_TYPE_SK_STORAGE = 24,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
-enum { BPF_F_NO_PREALLOC = 1 };
+enum { BPF_F_NO_PREALLOC = 1, BPF_F_CLONE = 512 };
 enum { BPF_SK_STORAGE_GET_F_CREATE = 1 };
 enum { BPF_ANY = 0 };
 

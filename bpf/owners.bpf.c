@@ -18,8 +18,9 @@ static __always_inline void publish_owner(struct sock *sk, struct ark_owner *own
 	bpf_map_update_elem(&socket_owner_processes, &owner->tgid, &present, BPF_ANY);
 }
 
-/* Records the calling task as owner unless it already is. */
-static __always_inline void claim_socket(struct sock *sk)
+/* Records the calling task as owner unless it already is; with
+ * `only_if_unowned`, only for a socket nobody has claimed yet. */
+static __always_inline void claim_socket(struct sock *sk, bool only_if_unowned)
 {
 	struct ark_owner *owner;
 	__u64 pid_tgid;
@@ -28,6 +29,8 @@ static __always_inline void claim_socket(struct sock *sk)
 		return;
 	owner = bpf_sk_storage_get(&socket_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!owner)
+		return;
+	if (only_if_unowned && owner->source != ARK_OWNER_NONE)
 		return;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (owner->tgid == pid_tgid >> 32 && owner->tid == (__u32)pid_tgid &&
@@ -41,7 +44,20 @@ static __always_inline void claim_socket(struct sock *sk)
 SEC("tp_btf/tcp_sendmsg_locked")
 int BPF_PROG(claim_on_sendmsg, struct sock *sk)
 {
-	claim_socket(sk);
+	claim_socket(sk, false);
+	return 0;
+}
+
+/*
+ * Receive-only sockets (an accepted connection that only reads) are
+ * claimed when their owner reads: tcp_rcv_space_adjust() runs in recvmsg
+ * and splice. kTLS and sockmap also call it from kernel context, so it
+ * never overrides an owner recorded elsewhere.
+ */
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(claim_on_receive, struct sock *sk)
+{
+	claim_socket(sk, true);
 	return 0;
 }
 
@@ -55,12 +71,21 @@ int BPF_PROG(claim_on_sendmsg, struct sock *sk)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(claim_on_state_change, struct sock *sk, int oldstate, int newstate)
 {
+	/* A passive open completing (softirq): the new socket carries a copy
+	 * of its listener's owner; give it a cookie entry too, before any
+	 * of its packets can be dropped. */
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		struct ark_owner *owner = bpf_sk_storage_get(&socket_owners, sk, 0, 0);
+		if (owner && owner->source != ARK_OWNER_NONE)
+			publish_owner(sk, owner);
+		return 0;
+	}
 	switch (newstate) {
 	case TCP_SYN_SENT:
 	case TCP_LISTEN:
 	case TCP_FIN_WAIT1:
 	case TCP_LAST_ACK:
-		claim_socket(sk);
+		claim_socket(sk, false);
 	}
 	return 0;
 }

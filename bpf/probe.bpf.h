@@ -21,10 +21,11 @@ struct ark_records_map {
 };
 extern struct ark_records_map ark_records SEC(".maps");
 
-/* Socket -> owning process, freed with the socket. */
+/* Socket -> owning process, freed with the socket. BPF_F_CLONE: a socket
+ * accepted from a listener starts with the listener's owner. */
 struct socket_owners_map {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, struct ark_owner);
 };

@@ -146,6 +146,7 @@ struct AttachPlan {
             addBTF("retransmit_synack", "tcp_retransmit_synack", if: btf)
             addBTF("claim_on_state_change", "inet_sock_set_state", if: btf)
             addBTF("claim_on_sendmsg", "tcp_sendmsg_locked", if: btf)
+            addBTF("claim_on_receive", "tcp_rcv_space_adjust", if: btf)
             addBTF("socket_owner_exit", "sched_process_exit", if: btf)
             if options.captureCongestionState { addBTF("cong_state_change", "tcp_cong_state_set", if: btf) }
             if options.captureDrops, let arguments = btf.tracepointArgumentCount("kfree_skb"), arguments >= 3 {
