@@ -1,0 +1,124 @@
+// How the agent starts, stops and fails: what a user or Ark sees.
+
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class AgentLifecycleTests: XCTestCase {
+    func binary() throws -> URL { try NamespaceLab.productURL(named: "ark-probe") }
+
+    /// Ark reads the agent's stdout; when Ark goes away the agent must end
+    /// on its own, quietly, even with nothing to write.
+    func testAClosedReaderEndsTheAgentQuietly() throws {
+        try requireRoot()
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = ["run"]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        addTeardownBlock { if process.isRunning { process.terminate() } }
+
+        let reader = output.fileHandleForReading
+        var first = Data()
+        while !first.contains(UInt8(ascii: "\n")) {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            first.append(chunk)
+        }
+        XCTAssertTrue(String(decoding: first, as: UTF8.self).contains(#""event_type":"probe.started""#),
+                      String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        try reader.close()
+        try output.fileHandleForWriting.close()
+
+        let deadline = Date().addingTimeInterval(3)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        XCTAssertFalse(process.isRunning, "the agent outlived its reader")
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertFalse(stderr.contains("error") || stderr.contains("failed"), stderr)
+    }
+
+    /// Records the ring buffer could not hold are reported, never silently
+    /// lost: a tiny ring, and an agent paused while traffic retransmits.
+    func testRingBufferOverflowIsReportedAsLoss() throws {
+        let lab = try NamespaceLab.make(for: self)
+        let port = 5301
+        _ = try lab.startSink(port: port)
+        try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
+        let agent = try AgentProcess(arguments: ["--port", String(port), "--ring-buffer-kb", "4"], testCase: self)
+        kill(agent.process.processIdentifier, SIGSTOP)
+        let senders = try (0..<3).map { _ in
+            try lab.spawn(inSender: true, ["send", "--to", lab.receiverIPv4, "--port", String(port),
+                                           "--bytes", String(8 << 20)])
+        }
+        var retransmitted = 0
+        for sender in senders { retransmitted += try sender.readJSON(timeout: 90).int("total_retrans") ?? 0 }
+        kill(agent.process.processIdentifier, SIGCONT)
+        usleep(200_000)
+        XCTAssertEqual(agent.stop(), 0)
+
+        let lines = agent.lines()
+        let losses = lines.filter { $0.eventType == "probe.loss" }
+        let lost = losses.reduce(0) { $0 + $1.valueNumber }
+        let reported = agent.retransmittedSegments(in: lines).values.reduce(0, +)
+        print("ring of 4 KiB, agent paused: \(retransmitted) segments retransmitted, \(reported) reported, \(lost) records lost")
+        XCTAssertGreaterThan(lost, 0, "a 4 KiB ring holds 30 records; the senders made more")
+        XCTAssertEqual(losses.last?.int("lost_total"), lost)
+        XCTAssertLessThan(reported, retransmitted)
+        XCTAssertTrue(agent.stderrText().contains("\(lost) records lost"), agent.stderrText())
+    }
+
+    func testAnUnprivilegedUserIsToldWhichCapabilitiesAreMissing() throws {
+        try requireRoot()
+        guard let setpriv = NamespaceLab.findTool("setpriv") else { throw XCTSkip("setpriv (util-linux) not found") }
+        let result = try NamespaceLab.run([setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                           "--inh-caps=-all", try binary().path, "run", "--duration", "1"], check: false)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stdout, "", "stdout carries only JSONL")
+        XCTAssertTrue(result.stderr.contains("needs CAP_BPF and CAP_PERFMON"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("setcap cap_bpf,cap_perfmon+ep"), result.stderr)
+    }
+
+    func testUsageErrorsSayWhatToDoInstead() throws {
+        let table: [([String], String)] = [
+            (["run", "--bogus"], "unknown option '--bogus'; see 'ark-probe run --help'"),
+            (["run", "--duration", "soon"], "--duration takes a positive number of seconds, not 'soon'"),
+            (["run", "--duration", "-1"], "--duration takes a positive number of seconds, not '-1'"),
+            (["run", "--pid", "0"], "--pid takes a whole number from 1 to 4294967295, not '0'"),
+            (["run", "--port", "70000"], "--port takes a whole number from 1 to 65535, not '70000'"),
+            (["run", "--attach", "fentry"], "--attach takes tp_btf, tracepoint or kprobe (comma-separated), not 'fentry'"),
+            (["run", "--ring-buffer-kb", "100"], "--ring-buffer-kb must be a power of two"),
+            (["run", "--cgroup", "/nonexistent"], "--cgroup takes a cgroup id or the path of a cgroup v2 directory; '/nonexistent' is neither"),
+            (["run", "--output"], "--output needs a value"),
+            (["run", "stray"], "unexpected argument 'stray'"),
+            (["frobnicate"], "unknown subcommand 'frobnicate'; see 'ark-probe --help'"),
+        ]
+        for (arguments, message) in table {
+            let result = try NamespaceLab.run([try binary().path] + arguments, check: false)
+            XCTAssertEqual(result.status, 64, "\(arguments)")
+            XCTAssertTrue(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            XCTAssertEqual(result.stdout, "", "\(arguments)")
+        }
+    }
+
+    func testHelpIsWrittenForTheUser() throws {
+        let result = try NamespaceLab.run([try binary().path, "run", "--help"])
+        for option in ["--output", "--duration", "--pid", "--cgroup", "--port", "--quiet", "--attach",
+                       "--ring-buffer-kb", "--no-drops", "--no-congestion"] {
+            XCTAssertTrue(result.stdout.contains(option), option)
+        }
+    }
+
+    private func requireRoot() throws {
+        guard geteuid() != 0 else { return }
+        if ProcessInfo.processInfo.environment["ARK_PROBE_REQUIRE_KERNEL_TESTS"] == "1" {
+            throw LabError("not root, and ARK_PROBE_REQUIRE_KERNEL_TESTS=1")
+        }
+        throw XCTSkip("needs root")
+    }
+}
