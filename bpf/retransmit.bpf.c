@@ -50,8 +50,8 @@ static __always_inline struct ark_record *retransmit_record(struct sock *sk, str
 	return record;
 }
 
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(retransmit_btf, struct sock *sk, struct sk_buff *skb, int err)
+/* tp_btf: the owner from socket storage, the kernel's socket cookie. */
+static __always_inline int submit_btf_retransmit(struct sock *sk, struct sk_buff *skb, int err)
 {
 	struct ark_record *record = retransmit_record(sk, skb, err);
 	if (!record)
@@ -63,15 +63,15 @@ int BPF_PROG(retransmit_btf, struct sock *sk, struct sk_buff *skb, int err)
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(retransmit_btf, struct sock *sk, struct sk_buff *skb, int err)
+{
+	return submit_btf_retransmit(sk, skb, err);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(retransmit_btf_noerr, struct sock *sk, struct sk_buff *skb)
 {
-	struct ark_record *record = retransmit_record(sk, skb, 0);
-	if (!record)
-		return 0;
-	record->socket_cookie = bpf_get_socket_cookie(sk);
-	fill_recorded_owner(record, sk);
-	bpf_ringbuf_submit(record, 0);
-	return 0;
+	return submit_btf_retransmit(sk, skb, 0);
 }
 
 /* Fallback hooks cannot read socket storage nor the socket cookie: the
