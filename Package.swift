@@ -55,6 +55,9 @@ let package = Package(
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),
         .testTarget(name: "ProbeEventsTests", dependencies: ["ProbeEvents", "CArkProbeRecords"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ProbeEvents"]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .target(name: "RuleLanguage", dependencies: ["CYAML"]),
+        .testTarget(name: "RuleLanguageTests", dependencies: ["RuleLanguage"]),
         .testTarget(name: "StateGraphTests", dependencies: ["StateGraph", "ProbeEvents"]),
         .testTarget(
             name: "EndToEndTests",

@@ -58,7 +58,9 @@ public struct JSONLineWriter {
             bytes.append(UInt8(ascii: "0"))
             return
         }
-        let thousandths = (value.magnitude * 1000).rounded()
+        // Not .rounded(): it calls libm's round(), which a static release
+        // link does not resolve.
+        let thousandths = value.magnitude * 1000 + 0.5
         guard thousandths < 1e18 else {
             appendDecimal(UInt64(1e18) / 1000, to: &bytes)
             return
