@@ -41,14 +41,19 @@ let package = Package(
             dependencies: ["KernelProbe", "CArkProbeRecords"]
         ),
         .target(name: "StateGraph", dependencies: ["ProbeEvents"]),
+        .target(name: "RuleEngine", dependencies: ["RuleLanguage", "StateGraph", "ProbeEvents"]),
         .target(
             name: "Agent",
-            dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "CArkProbeRecords", "CLinux"]
+            dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage", "CArkProbeRecords", "CLinux"]
         ),
+        // Embeds rules/*.yaml in the command as its default rules.
+        .executableTarget(name: "rules-embed", path: "Sources/RulesEmbed"),
+        .plugin(name: "ShippedRulesPlugin", capability: .buildTool(), dependencies: ["rules-embed"]),
         .executableTarget(
             name: "ark-probe",
-            dependencies: ["Agent", "KernelProbe", "ProbeEvents"],
-            path: "Sources/ArkProbeCLI"
+            dependencies: ["Agent", "KernelProbe", "ProbeEvents", "RuleEngine", "RuleLanguage"],
+            path: "Sources/ArkProbeCLI",
+            plugins: ["ShippedRulesPlugin"]
         ),
         // Test-only traffic generator for the namespace lab (not shipped).
         .executableTarget(name: "ark-lab-traffic", path: "Tests/LabTraffic"),
@@ -58,6 +63,7 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "RuleLanguage", dependencies: ["CYAML"]),
         .testTarget(name: "RuleLanguageTests", dependencies: ["RuleLanguage"]),
+        .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "RuleLanguage", "StateGraph", "ProbeEvents"]),
         .testTarget(name: "StateGraphTests", dependencies: ["StateGraph", "ProbeEvents"]),
         .testTarget(
             name: "EndToEndTests",

@@ -1,7 +1,10 @@
 import ProbeEvents
+import RuleEngine
+import RuleLanguage
 import StateGraph
 
-/// Events in, JSONL out: filter → totals → event line → graph → graph lines.
+/// Events in, JSONL out: filter → totals → event line → graph → graph
+/// lines → rules → alert lines.
 /// Deterministic: it knows only event time. Time also advances in ticks at
 /// fixed boundaries of event time (every `tickNanoseconds`), run before the
 /// first event past each boundary, or by the caller when no event comes;
@@ -14,6 +17,8 @@ public final class Pipeline {
         /// Write graph changes.
         public var writesGraph = true
         public var graph = GraphConfiguration()
+        /// The rules to evaluate; nil: none.
+        public var rules: RuleSet?
         public var tickNanoseconds: UInt64 = 250_000_000
 
         public init() {}
@@ -28,7 +33,11 @@ public final class Pipeline {
 
     private let eventEncoder: EventLineEncoder
     private let graphEncoder: GraphLineEncoder
+    private let alertEncoder: AlertLineEncoder
+    private let engine: RuleEngine?
     private var changes: [GraphChange] = []
+    private var alerts: [Alert] = []
+    public private(set) var alertsWritten: UInt64 = 0
     /// The next tick boundary; 0 until the first event sets the phase.
     public private(set) var nextTick: UInt64 = 0
 
@@ -37,6 +46,10 @@ public final class Pipeline {
         graph = StateGraph(configuration: options.graph)
         eventEncoder = EventLineEncoder(clock: clock, dropReasonNames: dropReasonNames)
         graphEncoder = GraphLineEncoder(clock: clock)
+        alertEncoder = AlertLineEncoder(clock: clock)
+        engine = options.rules.map {
+            RuleEngine(rules: $0, dropReasonNames: dropReasonNames, windowSeconds: options.graph.windowSeconds)
+        }
         changes.reserveCapacity(16)
     }
 
@@ -54,6 +67,8 @@ public final class Pipeline {
         }
         graph.apply(event, changes: &changes)
         flushChanges()
+        engine?.observe(event, alerts: &alerts)
+        flushAlerts()
     }
 
     /// Runs every tick whose boundary is at or before `time`.
@@ -62,8 +77,17 @@ public final class Pipeline {
         while nextTick <= time {
             graph.advance(to: nextTick, changes: &changes)
             flushChanges()
+            engine?.evaluate(graph: graph, at: nextTick, alerts: &alerts)
+            flushAlerts()
             nextTick += options.tickNanoseconds
         }
+    }
+
+    private func flushAlerts() {
+        guard !alerts.isEmpty else { return }
+        for alert in alerts { alertEncoder.encode(alert, into: &output) }
+        alertsWritten += UInt64(alerts.count)
+        alerts.removeAll(keepingCapacity: true)
     }
 
     private func flushChanges() {

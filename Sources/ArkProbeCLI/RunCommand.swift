@@ -1,6 +1,8 @@
 import Agent
 import KernelProbe
 import ProbeEvents
+import RuleEngine
+import RuleLanguage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,6 +32,14 @@ struct RunCommand: Subcommand {
                                (repeatable).
           --quiet              No event lines; at exit, one "probe.summary"
                                line per process and a table on stderr.
+                               Graph and alert lines are still written.
+          --rules PATH         Evaluate the rules in PATH, a rule file or a
+                               directory of *.yaml files (repeatable). Default:
+                               the shipped rules (rules/ in the source tree,
+                               built into the binary).
+          --no-rules           Evaluate no rules.
+          --no-graph           Do not write graph lines (the graph is still
+                               kept for the rules).
           --attach MODES       Comma-separated ways to attach the retransmit
                                hook, tried in order (default:
                                tp_btf,tracepoint,kprobe).
@@ -45,6 +55,9 @@ struct RunCommand: Subcommand {
     var duration: Double?
     var filter = EventFilter()
     var quiet = false
+    var rulePaths: [String] = []
+    var usesRules = true
+    var writesGraph = true
     var probeOptions = ProbeOptions()
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
@@ -69,6 +82,12 @@ struct RunCommand: Subcommand {
                     arguments.value(for: name, inline: inline), option: name, as: UInt16.self, range: 1...UInt16.max))
             case "--quiet":
                 quiet = true
+            case "--rules":
+                rulePaths.append(try arguments.value(for: name, inline: inline))
+            case "--no-rules":
+                usesRules = false
+            case "--no-graph":
+                writesGraph = false
             case "--attach":
                 let text = try arguments.value(for: name, inline: inline)
                 var modes: [AttachMode] = []
@@ -97,6 +116,9 @@ struct RunCommand: Subcommand {
     }
 
     func validate() throws(UsageError) {
+        if !usesRules && !rulePaths.isEmpty {
+            throw UsageError("--rules and --no-rules contradict each other; give one")
+        }
         if probeOptions.attachModes.isEmpty {
             throw UsageError("--attach needs at least one mode: tp_btf, tracepoint or kprobe")
         }
@@ -118,6 +140,15 @@ struct RunCommand: Subcommand {
 
     func run() -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        var rules: RuleSet?
+        if usesRules {
+            do {
+                rules = try loadRuleSet(rulePaths)
+            } catch {
+                printError("ark-probe run: \(error)")
+                return 1
+            }
+        }
         let output: LineOutput
         do {
             output = try outputPath.map { path throws(LineOutput.Failure) in try LineOutput(appendingTo: path) }
@@ -138,6 +169,8 @@ struct RunCommand: Subcommand {
         var configuration = AgentConfiguration()
         configuration.pipeline.filter = filter
         configuration.pipeline.writesEvents = !quiet
+        configuration.pipeline.writesGraph = writesGraph
+        configuration.pipeline.rules = rules
         configuration.duration = duration
         let result: AgentResult
         do {

@@ -29,15 +29,11 @@ public struct EventLineEncoder {
     public func encode(_ event: ProbeEvent, into line: inout JSONLineWriter) {
         line.beginObject()
         line.field("ts", clock.milliseconds(monotonicNanoseconds: event.monotonicNanoseconds))
+        line.field("event_type", plain: event.eventType)
         switch event.kind {
-        case .retransmit, .synAckRetransmit:
-            line.field("event_type", plain: event.error == 0 ? EventType.retransmit : EventType.failedRetransmit)
-        case .congestionState:
-            line.field("event_type", plain: EventType.congestionState)
-        case .drop:
-            line.field("event_type", plain: EventType.kernelDrop)
+        case .retransmit, .synAckRetransmit, .congestionState, .drop:
+            break
         case .processExit:
-            line.field("event_type", plain: EventType.processExit)
             line.field("entity_id", prefix: "process-pid-", number: UInt64(event.owner.pid))
             line.field("pid", UInt64(event.owner.pid))
             line.field("value", decimalString: 1)
@@ -115,9 +111,22 @@ public struct EventLineEncoder {
     }
 }
 
+extension ProbeEvent {
+    /// The `event_type` of the event's line.
+    public var eventType: StaticString {
+        switch kind {
+        case .retransmit, .synAckRetransmit: error == 0 ? EventType.retransmit : EventType.failedRetransmit
+        case .congestionState: EventType.congestionState
+        case .drop: EventType.kernelDrop
+        case .processExit: EventType.processExit
+        }
+    }
+}
+
 /// Symbolic names of the errno values a retransmit can fail with.
-enum ErrorNumber {
-    static func name(_ code: Int32) -> String {
+public enum ErrorNumber {
+    /// The name of `-code` (a negative errno), e.g. "EBUSY".
+    public static func name(_ code: Int32) -> String {
         switch -code {
         case 1: "EPERM"
         case 11: "EAGAIN"

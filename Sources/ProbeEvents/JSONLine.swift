@@ -39,6 +39,40 @@ public struct JSONLineWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// A key known only at run time (a label or evidence name), escaped.
+    public mutating func key(_ name: String) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
+        appendString(name)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Opens an object as the value of the last key.
+    public mutating func beginNestedObject() {
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    public mutating func endNestedObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    public mutating func field(_ name: String, _ value: String) {
+        key(name)
+        appendString(value)
+    }
+
+    public mutating func field(_ name: String, _ value: Double) {
+        key(name)
+        appendNumber(value)
+    }
+
+    public mutating func field(_ name: String, _ value: Bool) {
+        key(name)
+        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+    }
+
     public mutating func field(_ name: StaticString, _ value: UInt64) {
         key(name)
         appendDecimal(value, to: &bytes)
@@ -54,6 +88,11 @@ public struct JSONLineWriter {
     /// seconds); non-finite values are written as 0 (JSON has no NaN).
     public mutating func field(_ name: StaticString, _ value: Double) {
         key(name)
+        appendNumber(value)
+    }
+
+    /// Appends a decimal number with at most three fractional digits.
+    public mutating func appendNumber(_ value: Double) {
         guard value.isFinite else {
             bytes.append(UInt8(ascii: "0"))
             return

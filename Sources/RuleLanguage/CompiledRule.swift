@@ -16,6 +16,9 @@ public struct CompiledRule: Sendable {
     /// The `on:` subject: which schema the rule was checked against.
     public let subject: String
     public let condition: CompiledExpression
+    /// The figure an alert reports as its `value` (`value:`); nil when the
+    /// rule names none.
+    public let value: CompiledExpression?
     /// How long the condition must hold before the rule fires.
     public let forSeconds: Double
     /// How long the alert stays firing after the condition stops holding.

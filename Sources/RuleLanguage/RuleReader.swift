@@ -1,7 +1,7 @@
 /// Reads, checks and compiles the rules of one file, reporting every error
 /// it finds in a rule, not just the first.
 struct RuleReader {
-    static let keys = ["rule", "description", "on", "condition", "for", "keep_firing_for",
+    static let keys = ["rule", "description", "on", "condition", "value", "for", "keep_firing_for",
                        "severity", "labels", "message", "enabled"]
     static let requiredKeys = ["rule", "description", "on", "condition", "severity", "message"]
     /// `for` and `keep_firing_for` longer than a day are taken for typos.
@@ -44,12 +44,16 @@ struct RuleReader {
 
         var compiler = ExpressionCompiler()
         var condition: CompiledExpression?
+        var value: CompiledExpression?
         var message: MessageTemplate?
         if let subject {
             let checker = TypeChecker(file: file, subjectSchema: subject.schema, eventSchema: eventSchema,
                                       lists: lists, functions: functions)
             condition = keys.read("condition", log: &log) { node throws(RuleFileError) in
                 try compileCondition(node, checker: checker, macros: &macros, compiler: &compiler)
+            }
+            value = keys.read("value", log: &log) { node throws(RuleFileError) in
+                try compileValue(node, checker: checker, macros: &macros, compiler: &compiler)
             }
             message = keys.read("message", log: &log) { node throws(RuleFileError) in
                 try compileMessage(node, checker: checker, macros: &macros, compiler: &compiler)
@@ -62,7 +66,7 @@ struct RuleReader {
         }
         let rule = CompiledRule(
             name: name.text, description: description, subject: subject.name, condition: condition,
-            forSeconds: forSeconds, keepFiringSeconds: keepFiringSeconds, severity: severity, labels: labels,
+            value: value, forSeconds: forSeconds, keepFiringSeconds: keepFiringSeconds, severity: severity, labels: labels,
             message: message, isEnabled: isEnabled, source: SourceLocation(file: file, mark: node.mark),
             fieldNames: compiler.fieldNames, aggregates: compiler.aggregates)
         return Result(name: nameLocation, rule: rule)
@@ -148,6 +152,15 @@ struct RuleReader {
         let source = try ExpressionSource(file: file, scalar: text, style: style, mark: mark, in: self.source)
         guard let expression = try macros.expand(Parser.parse(source)) else { return nil }
         return compiler.compile(try checker.checkCondition(expression), description: expression.description)
+    }
+
+    /// The figure an alert reports as its `value`: any expression.
+    private func compileValue(_ node: YAMLNode, checker: TypeChecker, macros: inout MacroTable,
+                              compiler: inout ExpressionCompiler) throws(RuleFileError) -> CompiledExpression? {
+        let (text, style, mark) = try scalar(node, key: "value", file: file)
+        let source = try ExpressionSource(file: file, scalar: text, style: style, mark: mark, in: self.source)
+        guard let expression = try macros.expand(Parser.parse(source)) else { return nil }
+        return compiler.compile(try checker.checkValue(expression), description: expression.description)
     }
 
     private func compileMessage(_ node: YAMLNode, checker: TypeChecker, macros: inout MacroTable,

@@ -1,0 +1,56 @@
+import ProbeEvents
+import StateGraph
+
+/// Every graph-subject instance at one tick, built once per tick and shared
+/// by all rules, in a stable order (replays must agree).
+struct Instances {
+    var networkEdges: [NetworkEdgeInstance] = []
+    var peers: [PeerInstance] = []
+    var connections: [ConnectionInstance] = []
+    var kernelDrops: [KernelDropsInstance] = []
+
+    init(graph: StateGraph, drops: inout [AlertEntity: SlidingWindow], at time: UInt64) {
+        var peersByAddress: [IPAddress: PeerInstance] = [:]
+        for pid in graph.processes.keys.sorted() {
+            let process = graph.processes[pid]!
+            for (address, edge) in process.peers {
+                var edge = edge
+                let figures = edge.figures(at: time)
+                var peer = peersByAddress[address] ?? PeerInstance(address: address)
+                peer.waiters += 1
+                peer.retransmits += figures.retransmits
+                peer.timeouts += figures.timeouts
+                peer.retransmitRate += figures.retransmitRate
+                peer.windowSeconds = figures.windowSeconds
+                peersByAddress[address] = peer
+            }
+        }
+        for pid in graph.processes.keys.sorted() {
+            let process = graph.processes[pid]!
+            guard var edge = process.network else { continue }
+            let figures = edge.figures(at: time)
+            networkEdges.append(NetworkEdgeInstance(
+                process: process, figures: figures, peer: edge.latestPeer,
+                peerWaiters: peersByAddress[edge.latestPeer]?.waiters ?? 0))
+        }
+        peers = peersByAddress.values.sorted { ($0.address.high, $0.address.low) < ($1.address.high, $1.address.low) }
+        for cookie in graph.connections.keys.sorted() {
+            var node = graph.connections[cookie]!
+            let counts = node.counts(at: time)
+            connections.append(ConnectionInstance(
+                node: node, command: graph.processes[node.pid]?.command ?? Command(),
+                retransmits: counts.retransmits, timeouts: counts.timeouts, rate: counts.rate,
+                quietSeconds: Double(time &- node.lastEvidence) / 1e9,
+                windowSeconds: graph.configuration.windowSeconds))
+        }
+        for entity in drops.keys.sorted(by: { $0.description < $1.description }) {
+            let count = drops[entity]!.total(at: time)
+            guard count > 0, case .kernelDrops(let netns, let reason) = entity else {
+                drops[entity] = nil
+                continue
+            }
+            kernelDrops.append(KernelDropsInstance(
+                netns: netns, reason: reason, drops: count, windowSeconds: drops[entity]!.seconds))
+        }
+    }
+}

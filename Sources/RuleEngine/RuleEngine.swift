@@ -1,0 +1,265 @@
+import ProbeEvents
+import RuleLanguage
+import StateGraph
+
+/// A firing or resolved alert, ready to be written.
+public struct Alert: Sendable {
+    public enum State: String, Sendable { case firing, resolved }
+    public let state: State
+    /// Event time of the transition (kernel monotonic ns).
+    public let time: UInt64
+    /// When the condition started to hold (the onset), event time.
+    public let onset: UInt64
+    public let rule: String
+    public let severity: Severity
+    public let labels: [RuleLabel]
+    public let entity: AlertEntity
+    public let pid: UInt32
+    /// The figure that fired (the rule's `value:`, else its first field).
+    public let value: Value
+    public let message: String
+    /// Every field of the subject, by name, at the transition.
+    public let evidence: [(name: String, value: Value)]
+}
+
+/// Evaluates rules over events and the state graph, by event time only.
+/// Event-subject rules are evaluated on each event of their type; graph
+/// subjects, and alerts already pending or firing, on every tick. State is
+/// bounded per rule; beyond the bound the least recently seen inactive
+/// entity is forgotten.
+public final class RuleEngine {
+    public static let maximumEntitiesPerRule = 4096
+
+    private struct PreparedRule {
+        let rule: CompiledRule
+        let subject: Subject
+        let holdNanoseconds: UInt64
+        let keepFiringNanoseconds: UInt64
+        let evidenceFields: [String]
+        var entities: [AlertEntity: EntityState] = [:]
+    }
+
+    private struct EntityState {
+        var lifecycle = AlertLifecycle()
+        var windows: [AggregateWindow]
+        var lastEvent: ProbeEvent?
+        var lastSeen: UInt64
+    }
+
+    private var rules: [PreparedRule]
+    private let reasons: [UInt32: String]
+    private let context = RuleContext()
+    private var drops: [AlertEntity: SlidingWindow] = [:]
+    private let dropWindowSeconds: Double
+    public private(set) var forgottenEntities: UInt64 = 0
+
+    public init(rules: RuleSet, dropReasonNames: [UInt32: String], windowSeconds: Double = 5) {
+        reasons = dropReasonNames
+        dropWindowSeconds = windowSeconds
+        self.rules = rules.rules.filter(\.isEnabled).compactMap { rule in
+            guard let subject = Subject.byName[rule.subject] else { return nil }
+            return PreparedRule(
+                rule: rule, subject: subject,
+                holdNanoseconds: UInt64(rule.forSeconds * 1e9),
+                keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
+                evidenceFields: subject.fields.keys.sorted())
+        }
+    }
+
+    /// The rules checks against: every subject and the event fields.
+    public static func load(files: [(path: String, bytes: [UInt8])]) throws(RuleFileErrors) -> RuleSet {
+        try loadRules(files: files, subjectSchemas: Subject.schemas, eventSchema: EventFields.schema)
+    }
+
+    // MARK: Events
+
+    /// Folds an event into aggregates and drop counters, and evaluates the
+    /// event-subject rules it concerns.
+    public func observe(_ event: ProbeEvent, alerts: inout [Alert]) {
+        let time = event.monotonicNanoseconds
+        if event.kind == .drop, let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
+            drops[entity, default: SlidingWindow(seconds: dropWindowSeconds)].add(1, at: time)
+        }
+        for index in rules.indices {
+            let subject = rules[index].subject
+            let isSubject = subject.matches(event)
+            guard isSubject || !rules[index].rule.aggregates.isEmpty,
+                  let entity = AlertEntity.of(event, for: subject, reasons: reasons) else { continue }
+            if rules[index].entities[entity] == nil {
+                guard isSubject || makeRoom(in: index) else { continue }
+                if isSubject { _ = makeRoom(in: index) }
+                rules[index].entities[entity] = EntityState(
+                    windows: rules[index].rule.aggregates.map(AggregateWindow.init), lastSeen: time)
+            }
+            rules[index].entities[entity]!.lastSeen = time
+            feed(event, toAggregatesOf: index, entity: entity)
+            if isSubject {
+                rules[index].entities[entity]!.lastEvent = event
+                let instance = EventInstance(event: event, entity: entity, reasons: reasons)
+                evaluate(index, instance, at: time, alerts: &alerts)
+            }
+        }
+    }
+
+    private func feed(_ event: ProbeEvent, toAggregatesOf index: Int, entity: AlertEntity) {
+        let specs = rules[index].rule.aggregates
+        guard !specs.isEmpty else { return }
+        for (slot, spec) in specs.enumerated() {
+            let amount: Double
+            switch spec.input {
+            case .everyEvent:
+                amount = 1
+            case .field(let name):
+                guard case .number(let number) = EventFields.value(name, of: event, reasons: reasons) else { continue }
+                amount = number
+            case .matching(let predicate):
+                context.load(predicate.fieldNames) { EventFields.value($0, of: event, reasons: reasons) }
+                guard predicate.matches(context) else { continue }
+                amount = 1
+            }
+            rules[index].entities[entity]!.windows[slot].add(amount, at: event.monotonicNanoseconds)
+        }
+    }
+
+    // MARK: Ticks
+
+    /// Evaluates every graph-subject rule for every instance the graph
+    /// holds, and re-evaluates pending and firing alerts whose subject is
+    /// gone (which resolves them).
+    public func evaluate(graph: StateGraph, at time: UInt64, alerts: inout [Alert]) {
+        let instances = Instances(graph: graph, drops: &drops, at: time)
+        for index in rules.indices {
+            var seen: Set<AlertEntity> = []
+            switch rules[index].subject {
+            case .waitsOnNetwork: for instance in instances.networkEdges { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
+            case .peer: for instance in instances.peers { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
+            case .connection: for instance in instances.connections { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
+            case .kernelDrops: for instance in instances.kernelDrops { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
+            case .event:
+                for (entity, state) in rules[index].entities.sorted(by: { $0.key.description < $1.key.description })
+                where state.lifecycle.phase != .inactive {
+                    guard let event = state.lastEvent else { continue }
+                    evaluate(index, EventInstance(event: event, entity: entity, reasons: reasons), at: time, alerts: &alerts)
+                    seen.insert(entity)
+                }
+            }
+            // Active alerts whose subject left the graph: the condition no longer holds.
+            for (entity, state) in rules[index].entities.sorted(by: { $0.key.description < $1.key.description })
+            where state.lifecycle.phase != .inactive && !seen.contains(entity) {
+                update(index, entity: entity, holds: false, at: time, instance: nil, alerts: &alerts)
+            }
+            forgetIdle(in: index, at: time)
+        }
+    }
+
+    // MARK: Evaluation
+
+    private func evaluate(_ index: Int, _ instance: some SubjectInstance, at time: UInt64, alerts: inout [Alert]) {
+        let entity = instance.entity
+        if rules[index].entities[entity] == nil {
+            guard makeRoom(in: index) else { return }
+            rules[index].entities[entity] = EntityState(
+                windows: rules[index].rule.aggregates.map(AggregateWindow.init), lastSeen: time)
+        }
+        load(index, instance, entity: entity, at: time)
+        let holds = rules[index].rule.condition.holds(in: context)
+        update(index, entity: entity, holds: holds, at: time, instance: instance, alerts: &alerts)
+    }
+
+    private func load(_ index: Int, _ instance: some SubjectInstance, entity: AlertEntity, at time: UInt64) {
+        context.load(rules[index].rule.fieldNames, instance.value)
+        context.aggregates.removeAll(keepingCapacity: true)
+        for slot in rules[index].rule.aggregates.indices {
+            context.aggregates.append(rules[index].entities[entity]!.windows[slot].value(at: time))
+        }
+    }
+
+    private func update(_ index: Int, entity: AlertEntity, holds: Bool, at time: UInt64,
+                        instance: (any SubjectInstance)?, alerts: inout [Alert]) {
+        let prepared = rules[index]
+        guard let transition = rules[index].entities[entity]!.lifecycle.update(
+            holds: holds, at: time, for: prepared.holdNanoseconds, keepFiring: prepared.keepFiringNanoseconds)
+        else { return }
+        let lifecycle = rules[index].entities[entity]!.lifecycle
+        let rule = prepared.rule
+        // A subject that is gone leaves its last known figures out: the
+        // resolved line says only that the condition no longer holds.
+        var evidence: [(name: String, value: Value)] = []
+        var value = Value.missing
+        var message = "\(rule.name) no longer holds for \(entity)"
+        if let instance {
+            evidence = prepared.evidenceFields.map { ($0, instance.value($0)) }
+            value = rule.value?.evaluate(context) ?? rule.fieldNames.first.map { instance.value($0) } ?? .missing
+            message = rule.message.render(context)
+        }
+        alerts.append(Alert(
+            state: transition == .firing ? .firing : .resolved, time: time,
+            onset: lifecycle.pendingSince, rule: rule.name, severity: rule.severity, labels: rule.labels,
+            entity: entity, pid: instance?.pid ?? entity.pid, value: value, message: message, evidence: evidence))
+    }
+
+    /// Makes room for one more entity of rule `index`; false when every
+    /// entity is active (then the new one is not tracked, and counted).
+    private func makeRoom(in index: Int) -> Bool {
+        guard rules[index].entities.count >= Self.maximumEntitiesPerRule else { return true }
+        let idle = rules[index].entities.filter { $0.value.lifecycle.phase == .inactive }
+        guard let oldest = idle.min(by: { ($0.value.lastSeen, $0.key.description) < ($1.value.lastSeen, $1.key.description) })
+        else {
+            forgottenEntities += 1
+            return false
+        }
+        rules[index].entities[oldest.key] = nil
+        forgottenEntities += 1
+        return true
+    }
+
+    /// Drops inactive entities whose windows have emptied.
+    private func forgetIdle(in index: Int, at time: UInt64) {
+        for (entity, var state) in rules[index].entities where state.lifecycle.phase == .inactive {
+            if state.windows.indices.allSatisfy({ state.windows[$0].value(at: time) == 0 || state.windows[$0].isEmpty }) {
+                rules[index].entities[entity] = nil
+            } else {
+                rules[index].entities[entity] = state
+            }
+        }
+    }
+}
+
+extension Subject {
+    func matches(_ event: ProbeEvent) -> Bool {
+        guard case .event(let kind, let sent) = self else { return false }
+        switch kind {
+        case .retransmit: return (event.kind == .retransmit || event.kind == .synAckRetransmit) && (event.error == 0) == sent
+        default: return event.kind == kind
+        }
+    }
+}
+
+extension AlertEntity {
+    var pid: UInt32 {
+        switch self {
+        case .network(let pid), .process(let pid): pid
+        default: 0
+        }
+    }
+}
+
+/// The values a rule reads, loaded per evaluation; a class so that the
+/// existential the compiled expressions take allocates nothing.
+final class RuleContext: EvaluationContext {
+    var values: [Value] = []
+    var aggregates: [Double] = []
+
+    func load(_ names: [String], _ lookup: (String) -> Value) {
+        values.removeAll(keepingCapacity: true)
+        for name in names { values.append(lookup(name)) }
+    }
+
+    func value(of field: FieldID) -> Value {
+        field.index < values.count ? values[field.index] : .missing
+    }
+
+    func aggregate(_ index: Int) -> Double {
+        index < aggregates.count ? aggregates[index] : .nan
+    }
+}

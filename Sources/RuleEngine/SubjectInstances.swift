@@ -1,0 +1,183 @@
+import ProbeEvents
+import RuleLanguage
+import StateGraph
+
+/// Who an alert is about; its text is the line's `entity_id`.
+public enum AlertEntity: Hashable, Sendable, CustomStringConvertible {
+    case network(pid: UInt32)
+    case networkNamespace(UInt32)
+    case process(UInt32)
+    case peer(IPAddress)
+    case connection(UInt64)
+    case kernelDrops(netns: UInt32, reason: String)
+
+    public var description: String {
+        switch self {
+        case .network(let pid): "network-pid-\(pid)"
+        case .networkNamespace(let inode): "network-netns-\(inode)"
+        case .process(let pid): "process-pid-\(pid)"
+        case .peer(let address): "peer-\(address)"
+        case .connection(let cookie): "connection-\(cookie)"
+        case .kernelDrops(let netns, let reason): "kernel-drops-\(netns)-\(reason)"
+        }
+    }
+
+    /// The entity of `event` as seen by rules on `subject`; nil when the
+    /// event says nothing about such an entity.
+    static func of(_ event: ProbeEvent, for subject: Subject, reasons: [UInt32: String]) -> AlertEntity? {
+        switch subject {
+        case .waitsOnNetwork:
+            return event.owner.pid == 0 ? nil : .network(pid: event.owner.pid)
+        case .peer:
+            return event.connection.family == .unspecified ? nil : .peer(event.connection.remoteAddress)
+        case .connection:
+            return event.socketCookie == 0 ? nil : .connection(event.socketCookie)
+        case .kernelDrops:
+            guard event.kind == .drop else { return nil }
+            return .kernelDrops(netns: event.networkNamespace, reason: reasons[event.dropReason] ?? "UNKNOWN_\(event.dropReason)")
+        case .event:
+            if event.kind == .processExit { return .process(event.owner.pid) }
+            return event.owner.pid != 0 ? .network(pid: event.owner.pid) : .networkNamespace(event.networkNamespace)
+        }
+    }
+}
+
+/// One thing a rule is evaluated for: a field lookup by name.
+protocol SubjectInstance {
+    var entity: AlertEntity { get }
+    var pid: UInt32 { get }
+    func value(_ field: String) -> Value
+}
+
+/// A process's WaitsOn edge to the network.
+struct NetworkEdgeInstance: SubjectInstance {
+    let process: ProcessNode
+    let figures: EdgeFigures
+    let peer: IPAddress
+    let peerWaiters: Int
+
+    var entity: AlertEntity { .network(pid: process.pid) }
+    var pid: UInt32 { process.pid }
+
+    func value(_ field: String) -> Value {
+        switch field {
+        case "pid": .number(Double(process.pid))
+        case "comm": .string(process.command.description)
+        case "cgroup_id": .number(Double(process.cgroupID))
+        case "peer": .string(peer.description)
+        case "peer_waiters": .number(Double(peerWaiters))
+        default: figures.value(field)
+        }
+    }
+}
+
+/// A peer and the processes waiting on it.
+struct PeerInstance: SubjectInstance {
+    let address: IPAddress
+    var waiters = 0
+    var retransmits: UInt64 = 0
+    var timeouts: UInt64 = 0
+    var retransmitRate = 0.0
+    var windowSeconds = 0.0
+
+    var entity: AlertEntity { .peer(address) }
+    var pid: UInt32 { 0 }
+
+    func value(_ field: String) -> Value {
+        switch field {
+        case "peer": .string(address.description)
+        case "waiters": .number(Double(waiters))
+        case "retransmits": .number(Double(retransmits))
+        case "rtos": .number(Double(timeouts))
+        case "retransmit_rate": .number(retransmitRate)
+        case "window": .number(windowSeconds)
+        default: .missing
+        }
+    }
+}
+
+/// A connection with recent evidence.
+struct ConnectionInstance: SubjectInstance {
+    let node: ConnectionNode
+    let command: Command
+    let retransmits: UInt64
+    let timeouts: UInt64
+    let rate: Double
+    let quietSeconds: Double
+    let windowSeconds: Double
+
+    var entity: AlertEntity { .connection(node.cookie) }
+    var pid: UInt32 { node.pid }
+
+    func value(_ field: String) -> Value {
+        let connection = node.connection
+        switch field {
+        case "pid": return .number(Double(node.pid))
+        case "comm": return .string(command.description)
+        case "saddr": return .string(connection.localAddress.description)
+        case "sport": return .number(Double(connection.localPort))
+        case "daddr": return .string(connection.remoteAddress.description)
+        case "dport": return .number(Double(connection.remotePort))
+        case "retransmits": return .number(Double(retransmits))
+        case "rtos": return .number(Double(timeouts))
+        case "retransmit_rate": return .number(rate)
+        case "backoff": return .number(Double(node.backoff))
+        case "ca_state": return .string(node.congestionState.name)
+        case "quiet": return .number(quietSeconds)
+        case "window": return .number(windowSeconds)
+        default: return .missing
+        }
+    }
+}
+
+/// Kernel drops of one reason in one namespace.
+struct KernelDropsInstance: SubjectInstance {
+    let netns: UInt32
+    let reason: String
+    let drops: UInt64
+    let windowSeconds: Double
+
+    var entity: AlertEntity { .kernelDrops(netns: netns, reason: reason) }
+    var pid: UInt32 { 0 }
+
+    func value(_ field: String) -> Value {
+        switch field {
+        case "netns": .number(Double(netns))
+        case "reason": .string(reason)
+        case "drops": .number(Double(drops))
+        case "rate": .number(Double(drops) / windowSeconds)
+        case "window": .number(windowSeconds)
+        default: .missing
+        }
+    }
+}
+
+/// The last event of an entity, for event-subject rules.
+struct EventInstance: SubjectInstance {
+    let event: ProbeEvent
+    let entity: AlertEntity
+    let reasons: [UInt32: String]
+
+    var pid: UInt32 { event.owner.pid }
+
+    func value(_ field: String) -> Value {
+        EventFields.value(field, of: event, reasons: reasons)
+    }
+}
+
+extension EdgeFigures {
+    func value(_ field: String) -> Value {
+        switch field {
+        case "retransmit_rate": .number(retransmitRate)
+        case "retransmits": .number(Double(retransmits))
+        case "rtos": .number(Double(timeouts))
+        case "failed": .number(Double(failures))
+        case "backoff": .number(Double(backoff))
+        case "connections": .number(Double(connections))
+        case "held": .number(heldSeconds)
+        case "quiet": .number(quietSeconds)
+        case "window": .number(windowSeconds)
+        default: .missing
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import ProbeEvents
+import RuleLanguage
+import StateGraph
+
+/// What a rule can be about (its `on:`), with the fields each offers.
+/// Graph subjects are evaluated on every tick for each instance the graph
+/// holds; event subjects on every event of that type.
+public enum Subject: Hashable, Sendable {
+    /// A process's WaitsOn edge to the network (entity `network-pid-<pid>`).
+    case waitsOnNetwork
+    /// A remote peer that processes wait on (entity `peer-<address>`).
+    case peer
+    /// A connection with recent retransmissions (entity `connection-<cookie>`).
+    case connection
+    /// Kernel drops of one reason in one network namespace
+    /// (entity `kernel-drops-<netns>-<reason>`).
+    case kernelDrops
+    /// Every event of one type (entity: the event's own).
+    case event(ProbeEvent.Kind, sent: Bool)
+
+    public static let byName: [String: Subject] = [
+        "waits_on_network": .waitsOnNetwork,
+        "peer": .peer,
+        "connection": .connection,
+        "kernel_drops": .kernelDrops,
+        "transport.drop": .event(.retransmit, sent: true),
+        "transport.retransmit_failed": .event(.retransmit, sent: false),
+        "transport.congestion": .event(.congestionState, sent: true),
+        "transport.kernel_drop": .event(.drop, sent: true),
+        "process.exit": .event(.processExit, sent: true),
+    ]
+
+    /// The fields of each subject, for the rule checker.
+    public static var schemas: [String: FieldSchema] {
+        byName.mapValues { FieldSchema(fields: $0.fields) }
+    }
+
+    public var fields: [String: FieldType] {
+        switch self {
+        case .waitsOnNetwork: Self.edgeFields
+        case .peer: Self.peerFields
+        case .connection: Self.connectionFields
+        case .kernelDrops: Self.dropFields
+        case .event: EventFields.schema.fields
+        }
+    }
+
+    static let edgeFields: [String: FieldType] = [
+        "pid": .number, "comm": .string, "cgroup_id": .number,
+        "retransmit_rate": .number, "retransmits": .number, "rtos": .number, "failed": .number,
+        "backoff": .number, "connections": .number, "held": .duration, "quiet": .duration,
+        "window": .duration, "peer": .string, "peer_waiters": .number,
+    ]
+    static let peerFields: [String: FieldType] = [
+        "peer": .string, "waiters": .number, "retransmit_rate": .number, "retransmits": .number,
+        "rtos": .number, "window": .duration,
+    ]
+    static let connectionFields: [String: FieldType] = [
+        "pid": .number, "comm": .string, "saddr": .string, "sport": .number, "daddr": .string,
+        "dport": .number, "retransmits": .number, "rtos": .number, "retransmit_rate": .number,
+        "backoff": .number, "ca_state": .string, "quiet": .duration, "window": .duration,
+    ]
+    static let dropFields: [String: FieldType] = [
+        "netns": .number, "reason": .string, "drops": .number, "rate": .number, "window": .duration,
+    ]
+}
+
+/// The fields of an event, for event subjects and for what aggregates read.
+enum EventFields {
+    static let schema = FieldSchema(fields: [
+        "event_type": .string, "pid": .number, "tid": .number, "uid": .number, "cgroup_id": .number,
+        "comm": .string, "attribution": .string, "value": .number, "segments": .number, "cause": .string,
+        "ca_state": .string, "previous_ca_state": .string, "backoff": .number, "family": .string,
+        "saddr": .string, "daddr": .string, "sport": .number, "dport": .number, "tcp_state": .string,
+        "reason": .string, "netns": .number, "error": .string, "exit_code": .number,
+    ])
+
+    /// The value of field `name` of `event`.
+    static func value(_ name: String, of event: ProbeEvent, reasons: [UInt32: String]) -> Value {
+        let owner = event.owner
+        let connection = event.connection
+        switch name {
+        case "event_type": return .string(event.eventType.description)
+        case "pid": return .number(Double(owner.pid))
+        case "tid": return .number(Double(owner.tid))
+        case "uid": return .number(Double(owner.uid))
+        case "cgroup_id": return .number(Double(owner.cgroupID))
+        case "comm": return .string(owner.command.description)
+        case "attribution": return .string(owner.source.name)
+        case "value", "segments":
+            let isRetransmit = event.kind == .retransmit || event.kind == .synAckRetransmit
+            return .number(isRetransmit ? Double(event.segments) : 1)
+        case "cause": return .string(event.cause.name)
+        case "ca_state": return .string(event.congestionState.name)
+        case "previous_ca_state": return .string(event.previousCongestionState.name)
+        case "backoff": return .number(Double(event.backoff))
+        case "family": return .string(connection.family.name)
+        case "saddr": return .string(connection.localAddress.description)
+        case "daddr": return .string(connection.remoteAddress.description)
+        case "sport": return .number(Double(connection.localPort))
+        case "dport": return .number(Double(connection.remotePort))
+        case "tcp_state": return .string(connection.state.name)
+        case "reason": return event.kind == .drop ? .string(reasons[event.dropReason] ?? "UNKNOWN_\(event.dropReason)") : .missing
+        case "netns": return .number(Double(event.networkNamespace))
+        case "error": return event.error == 0 ? .missing : .string(ErrorNumber.name(event.error))
+        case "exit_code": return event.kind == .processExit ? .number(Double(event.dropReason)) : .missing
+        default: return .missing
+        }
+    }
+}
