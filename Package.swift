@@ -40,6 +40,7 @@ let package = Package(
             name: "ProbeEvents",
             dependencies: ["KernelProbe", "CArkProbeRecords"]
         ),
+        .target(name: "TraceFormat", dependencies: ["ProbeEvents"]),
         .target(name: "StateGraph", dependencies: ["ProbeEvents"]),
         .target(name: "RuleEngine", dependencies: ["RuleLanguage", "StateGraph", "ProbeEvents"]),
         .target(
@@ -63,6 +64,7 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "RuleLanguage", dependencies: ["CYAML"]),
         .testTarget(name: "RuleLanguageTests", dependencies: ["RuleLanguage"]),
+        .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat", "ProbeEvents"]),
         .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "RuleLanguage", "StateGraph", "ProbeEvents"]),
         .testTarget(name: "StateGraphTests", dependencies: ["StateGraph", "ProbeEvents"]),
         .testTarget(

@@ -144,9 +144,15 @@ public struct Command: Equatable, Hashable, Sendable, CustomStringConvertible {
     public init() {}
 
     public init(_ text: String) {
-        var utf8 = Array(text.utf8.prefix(15))
-        utf8.append(contentsOf: repeatElement(0, count: 16 - utf8.count))
-        withUnsafeMutableBytes(of: &bytes) { $0.copyBytes(from: utf8) }
+        self.init(bytes: Array(text.utf8))
+    }
+
+    /// A comm from raw bytes, which need not be UTF-8: the first 15 bytes,
+    /// up to the first NUL.
+    public init(bytes text: [UInt8]) {
+        var padded = Array(text.prefix { $0 != 0 }.prefix(15))
+        padded.append(contentsOf: repeatElement(0, count: 16 - padded.count))
+        withUnsafeMutableBytes(of: &bytes) { $0.copyBytes(from: padded) }
     }
 
     init(_ raw: (CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar,

@@ -119,7 +119,7 @@ final class RuleFileTests: XCTestCase {
             "rules.yaml:5:28: cannot compare a number with a string",
             "rules.yaml:6:15: 'severity' must be critical, warning or info, not 'fatal'",
             "rules.yaml:7:16: unknown field 'nope'",
-            "rules.yaml:8:5: unknown key 'colour' in a rule; expected one of: rule, description, on, condition, for, keep_firing_for, severity, labels, message, enabled",
+            "rules.yaml:8:5: unknown key 'colour' in a rule; expected one of: rule, description, on, condition, value, for, keep_firing_for, severity, labels, message, enabled",
         ])
     }
 }
@@ -164,5 +164,44 @@ final class RuleListTests: XCTestCase {
         """).rules[0]
         XCTAssertEqual(rule.condition.description, "(((retransmits > 10) or stalled) and (comm == \"trainer\"))")
         XCTAssertEqual(rule.fieldNames, ["retransmits", "stalled", "comm"])
+    }
+}
+
+final class RuleValueTests: XCTestCase {
+    func testValueIsAnExpressionOverTheSubjectsFields() throws {
+        let set = try loadTestRules("""
+            rules:
+              - rule: with-value
+                description: d
+                on: peer
+                condition: waiting_processes >= 4
+                value: waiting_processes * 2
+                severity: info
+                message: m
+              - rule: without-value
+                description: d
+                on: peer
+                condition: waiting_processes >= 4
+                severity: info
+                message: m
+            """)
+        XCTAssertEqual(set.rules[0].value?.type, .number)
+        XCTAssertNil(set.rules[1].value)
+        XCTAssertTrue(set.rules[0].fieldNames.contains("waiting_processes"))
+    }
+
+    func testABadValueIsLocated() {
+        let errors = loadErrors("""
+            rules:
+              - rule: bad-value
+                description: d
+                on: peer
+                condition: waiting_processes >= 4
+                value: waiting_processes +
+                severity: info
+                message: m
+            """).map(\.description)
+        XCTAssertEqual(errors.count, 1)
+        XCTAssertTrue(errors[0].hasPrefix("rules.yaml:6:"), errors[0])
     }
 }
