@@ -18,6 +18,7 @@ struct Instances {
                 let figures = edge.figures(at: time)
                 var peer = peersByAddress[address] ?? PeerInstance(address: address)
                 peer.waiters += 1
+                if figures.timeouts > 0 { peer.stalledWaiters += 1 }
                 peer.retransmits += figures.retransmits
                 peer.timeouts += figures.timeouts
                 peer.retransmitRate += figures.retransmitRate

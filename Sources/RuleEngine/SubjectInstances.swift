@@ -75,6 +75,8 @@ struct NetworkEdgeInstance: SubjectInstance {
 struct PeerInstance: SubjectInstance {
     let address: IPAddress
     var waiters = 0
+    /// Waiters whose edge to this peer saw RTO timeouts in the window.
+    var stalledWaiters = 0
     var retransmits: UInt64 = 0
     var timeouts: UInt64 = 0
     var retransmitRate = 0.0
@@ -87,6 +89,7 @@ struct PeerInstance: SubjectInstance {
         switch field {
         case "peer": .string(address.description)
         case "waiters": .number(Double(waiters))
+        case "stalled_waiters": .number(Double(stalledWaiters))
         case "retransmits": .number(Double(retransmits))
         case "rtos": .number(Double(timeouts))
         case "retransmit_rate": .number(retransmitRate)

@@ -52,7 +52,7 @@ public enum Subject: Hashable, Sendable {
         "window": .duration, "peer": .string, "peer_waiters": .number,
     ]
     static let peerFields: [String: FieldType] = [
-        "peer": .string, "waiters": .number, "retransmit_rate": .number, "retransmits": .number,
+        "peer": .string, "waiters": .number, "stalled_waiters": .number, "retransmit_rate": .number, "retransmits": .number,
         "rtos": .number, "window": .duration,
     ]
     static let connectionFields: [String: FieldType] = [

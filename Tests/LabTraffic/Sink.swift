@@ -6,7 +6,10 @@ import Glibc
 
 func runSink(_ args: ArraySlice<String>) -> Never {
     let role = "sink"
-    let opts = parseOptions(args, role: role, valued: ["port", "bind", "rcvbuf"], flags: ["wait-for-go"])
+    let opts = parseOptions(args, role: role, valued: ["port", "bind", "rcvbuf", "ack-every"], flags: ["wait-for-go"])
+    // With --ack-every N, each connection gets one byte back per N bytes
+    // received: the acknowledgement a training step waits for.
+    let ackEvery = opts.int("ack-every", role: role) ?? 0
     guard let port = opts.int("port", role: role) else { fail(role, "--port is required", code: 2) }
     let waitForGo = opts.has("wait-for-go")
 
@@ -79,9 +82,20 @@ func runSink(_ args: ArraySlice<String>) -> Never {
                 let size = 256 * 1024
                 let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
                 defer { buffer.deallocate() }
+                var sinceAck = 0
                 while true {
                     let n = recv(conn, buffer, size, 0)
-                    if n > 0 { received.add(n); continue }
+                    if n > 0 {
+                        received.add(n)
+                        guard ackEvery > 0 else { continue }
+                        sinceAck += n
+                        while sinceAck >= ackEvery {
+                            sinceAck -= ackEvery
+                            var ack: UInt8 = 1
+                            _ = send(conn, &ack, 1, Int32(MSG_NOSIGNAL))
+                        }
+                        continue
+                    }
                     if n < 0 && errno == EINTR { continue }
                     if n < 0 { note("recv from \(peer): \(errnoText())") }
                     break

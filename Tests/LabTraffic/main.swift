@@ -5,6 +5,7 @@
 //   send --to HOST --port P --bytes N [--threads T] [--chunk C] [--sndbuf BYTES]
 //        [--prefill] [--hold-until-go] [--keep-open] [--ack-timeout SECONDS]
 //   connect-timeout --to HOST --port P --wait SECONDS
+//   train --to HOST --port P --chunk BYTES --seconds S
 //
 // Each subcommand prints one JSON object line on stdout when it finishes
 // (send --prefill / --hold-until-go print one "phase" line before it);
@@ -19,6 +20,7 @@ usage: ark-lab-traffic sink --port P [--bind ADDR] [--wait-for-go] [--rcvbuf BYT
        ark-lab-traffic send --to HOST --port P --bytes N [--threads T] [--chunk C] [--sndbuf BYTES]
                             [--prefill] [--hold-until-go] [--keep-open] [--ack-timeout SECONDS]
        ark-lab-traffic connect-timeout --to HOST --port P --wait SECONDS
+       ark-lab-traffic train --to HOST --port P --chunk BYTES --seconds S
 """
 
 let arguments = CommandLine.arguments
@@ -30,6 +32,7 @@ switch arguments[1] {
 case "sink": runSink(arguments.dropFirst(2))
 case "send": runSend(arguments.dropFirst(2))
 case "connect-timeout": runConnectTimeout(arguments.dropFirst(2))
+case "train": runTrain(arguments.dropFirst(2))
 case "-h", "--help", "help":
     print(usage)
     exit(0)

@@ -1,0 +1,58 @@
+// `train`: a training-like loop over one connection: send a chunk, wait
+// for the receiver's one-byte acknowledgement (sink --ack-every CHUNK),
+// repeat for S seconds. A collective operation stalls the same way when the
+// fabric drops packets.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func runTrain(_ args: ArraySlice<String>) -> Never {
+    let role = "train"
+    let opts = parseOptions(args, role: role, valued: ["to", "port", "chunk", "seconds"], flags: [])
+    guard let host = opts.string("to") else { fail(role, "--to is required", code: 2) }
+    guard let port = opts.int("port", role: role) else { fail(role, "--port is required", code: 2) }
+    guard let chunk = opts.int("chunk", role: role), chunk > 0 else { fail(role, "--chunk BYTES is required", code: 2) }
+    guard let seconds = opts.double("seconds", role: role), seconds > 0 else { fail(role, "--seconds S is required", code: 2) }
+    guard let address = SocketAddress(host: host, port: port) else { fail(role, "--to: not an IP address: \(host)", code: 2) }
+    signal(SIGPIPE, SIG_IGN)
+
+    let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { fail(role, "socket: \(errnoText())") }
+    let connected = address.withSockaddr { connect(fd, $0, $1) }
+    guard connected == 0 else { fail(role, "connect to \(host) port \(port): \(errnoText())") }
+    let pid = Int(getpid())
+    emitJSON([("role", .string(role)), ("phase", .string("connected")), ("pid", .int(pid)),
+              ("local", .string(localAddress(fd)))])
+
+    let payload = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+    defer { payload.deallocate() }
+    memset(payload, 0x5a, chunk)
+    let start = monotonicSeconds()
+    var steps = 0
+    var longestStep = 0.0
+    while monotonicSeconds() - start < seconds {
+        let stepStart = monotonicSeconds()
+        var sent = 0
+        while sent < chunk {
+            let n = send(fd, payload + sent, chunk - sent, Int32(MSG_NOSIGNAL))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { fail(role, "send: \(errnoText())") }
+            sent += n
+        }
+        var ack: UInt8 = 0
+        while true {
+            let n = recv(fd, &ack, 1, 0)
+            if n < 0 && errno == EINTR { continue }
+            guard n == 1 else { fail(role, "waiting for the acknowledgement: \(n == 0 ? "connection closed" : errnoText())") }
+            break
+        }
+        steps += 1
+        longestStep = max(longestStep, monotonicSeconds() - stepStart)
+    }
+    guard let info = TCPInfo.read(fd) else { fail(role, "getsockopt TCP_INFO: \(errnoText())") }
+    emitJSON([("role", .string(role)), ("pid", .int(pid)), ("steps", .int(steps)),
+              ("longest_step_ms", .int(Int(longestStep * 1000))), ("total_retrans", .int(info.totalRetrans))])
+    close(fd)
+    exit(0)
+}
