@@ -45,7 +45,8 @@ let package = Package(
         .target(name: "RuleEngine", dependencies: ["RuleLanguage", "StateGraph", "ProbeEvents"]),
         .target(
             name: "Agent",
-            dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage", "CArkProbeRecords", "CLinux"]
+            dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage", "TraceFormat",
+                           "CArkProbeRecords", "CLinux"]
         ),
         // Embeds rules/*.yaml in the command as its default rules.
         .executableTarget(name: "rules-embed", path: "Sources/RulesEmbed"),

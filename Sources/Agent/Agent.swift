@@ -14,8 +14,19 @@ public struct AgentConfiguration: Sendable {
     public var duration: Double?
     /// How often the kernel's lost-record counter is read, in milliseconds.
     public var lossCheckIntervalMilliseconds: Int32 = 1000
+    /// Every this many seconds `progress` is called (0: never).
+    public var progressIntervalSeconds = 0.0
+    public var progress: (@Sendable (AgentProgress) -> Void)?
 
     public init() {}
+}
+
+/// How far a run has come, for progress reports.
+public struct AgentProgress: Sendable {
+    public let elapsedSeconds: Double
+    public let recordsRead: UInt64
+    public let eventsWritten: UInt64
+    public let lostRecords: UInt64
 }
 
 /// Why the agent stopped.
@@ -90,6 +101,8 @@ public final class Agent {
         let start = WallClock.monotonicNow()
         let deadline = configuration.duration.map { start + UInt64($0 * 1_000_000_000) }
         var nextLossCheck = start
+        let progressInterval = UInt64(configuration.progressIntervalSeconds * 1e9)
+        var nextProgress = start + progressInterval
         var stop: AgentStop?
         do throws(AgentError) {
             writeStartLine(at: start)
@@ -119,10 +132,19 @@ public final class Agent {
                     nextLossCheck = WallClock.monotonicNow() + UInt64(configuration.lossCheckIntervalMilliseconds) * 1_000_000
                 }
                 try flush()
+                if progressInterval > 0, let progress = configuration.progress, WallClock.monotonicNow() >= nextProgress {
+                    nextProgress += progressInterval
+                    progress(AgentProgress(
+                        elapsedSeconds: Double(WallClock.monotonicNow() - start) / 1e9, recordsRead: recordsRead,
+                        eventsWritten: pipeline.eventsWritten, lostRecords: lostReported))
+                }
             }
             // Nothing read after the stop is left behind in the ring.
             try drainRing()
+            let end = WallClock.monotonicNow()
+            pipeline.tick(through: end)
             try reportLoss()
+            writeStopLine(at: end, stop: stop ?? .outputClosed)
             if !configuration.pipeline.writesEvents { writeSummaryLines() }
             try flush()
         } catch {
@@ -183,6 +205,24 @@ public final class Agent {
         line.field("reports_failed_retransmits", report.reportsFailedRetransmits)
         line.field("hooks", report.attachedHooks.joined(separator: "; "))
         line.field("clock_offset_ns", pipeline.clock.offsetNanoseconds)
+        line.endLine()
+        pipeline.output.append(line)
+    }
+
+    /// The last line: when the run ended, in kernel time, so a replay can
+    /// run its clock as far as the live run did.
+    private func writeStopLine(at monotonic: UInt64, stop: AgentStop) {
+        var line = JSONLineWriter(capacity: 256)
+        line.beginObject()
+        line.field("ts", pipeline.clock.milliseconds(monotonicNanoseconds: monotonic))
+        line.field("event_type", plain: "probe.stopped")
+        identity.encode(into: &line)
+        switch stop {
+        case .signal(let number): line.field("value", "signal \(number)")
+        case .durationElapsed: line.field("value", plain: "duration elapsed")
+        case .outputClosed: line.field("value", plain: "output closed")
+        }
+        line.field("ktime_ns", monotonic)
         line.endLine()
         pipeline.output.append(line)
     }

@@ -19,6 +19,8 @@ public final class Pipeline {
         public var graph = GraphConfiguration()
         /// The rules to evaluate; nil: none.
         public var rules: RuleSet?
+        /// Keep every alert in `keptAlerts` too (for rule tests).
+        public var keepsAlerts = false
         public var tickNanoseconds: UInt64 = 250_000_000
 
         public init() {}
@@ -31,13 +33,15 @@ public final class Pipeline {
     /// The JSONL produced so far; the caller writes and clears it.
     public var output = JSONLineWriter()
 
-    private let eventEncoder: EventLineEncoder
+    private var eventEncoder: EventLineEncoder
     private let graphEncoder: GraphLineEncoder
     private let alertEncoder: AlertLineEncoder
     private let engine: RuleEngine?
     private var changes: [GraphChange] = []
     private var alerts: [Alert] = []
     public private(set) var alertsWritten: UInt64 = 0
+    /// With `keepsAlerts`: the alerts since `forgetKeptAlerts()`.
+    public private(set) var keptAlerts: [Alert] = []
     /// The next tick boundary; 0 until the first event sets the phase.
     public private(set) var nextTick: UInt64 = 0
 
@@ -83,10 +87,21 @@ public final class Pipeline {
         }
     }
 
+    /// Names a drop reason code the encoder did not know (replays).
+    public func learnDropReason(_ code: UInt32, name: String) {
+        if eventEncoder.dropReasonNames[code] == nil { eventEncoder.dropReasonNames[code] = name }
+        engine?.learnDropReason(code, name: name)
+    }
+
+    public func forgetKeptAlerts() {
+        keptAlerts.removeAll(keepingCapacity: true)
+    }
+
     private func flushAlerts() {
         guard !alerts.isEmpty else { return }
         for alert in alerts { alertEncoder.encode(alert, into: &output) }
         alertsWritten += UInt64(alerts.count)
+        if options.keepsAlerts { keptAlerts += alerts }
         alerts.removeAll(keepingCapacity: true)
     }
 

@@ -32,6 +32,13 @@ struct ArgumentReader {
 
     var isEmpty: Bool { remaining.isEmpty }
 
+    /// The next argument if it is not an option (a file name, say).
+    mutating func nextPositional() -> String? {
+        guard let argument = remaining.first, !argument.hasPrefix("-") || argument == "-" else { return nil }
+        remaining.removeFirst()
+        return argument
+    }
+
     /// The next argument, if it is an option: its name and inline value.
     mutating func nextOption() throws(UsageError) -> (name: String, inlineValue: String?)? {
         guard let argument = remaining.first else { return nil }

@@ -63,3 +63,12 @@ final class KernelBTF {
         return btf__type_by_id(handle, type.pointee.type)
     }
 }
+
+/// The running kernel's drop reason names, for tools that do not load the
+/// probe (replay); empty when the kernel has no readable BTF.
+public enum KernelDropReasons {
+    public static func names() -> [UInt32: String] {
+        guard let btf = try? KernelBTF() else { return [:] }
+        return btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
+    }
+}

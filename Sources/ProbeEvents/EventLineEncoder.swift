@@ -18,8 +18,9 @@ public enum EventType {
 /// `entity_id`, `pid`, `value` first, then the context fields.
 public struct EventLineEncoder {
     public let clock: WallClock
-    /// Names of the kernel's drop reasons by value (from kernel BTF).
-    public let dropReasonNames: [UInt32: String]
+    /// Names of the kernel's drop reasons by value (from kernel BTF, or
+    /// from a trace being replayed).
+    public var dropReasonNames: [UInt32: String]
 
     public init(clock: WallClock, dropReasonNames: [UInt32: String]) {
         self.clock = clock

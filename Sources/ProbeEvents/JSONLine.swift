@@ -11,6 +11,12 @@ public struct JSONLineWriter {
 
     public var isEmpty: Bool { bytes.isEmpty }
 
+    /// Appends a line kept from elsewhere, as it was, and its newline.
+    public mutating func appendRawLine(_ line: [UInt8]) {
+        bytes.append(contentsOf: line)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
     /// Appends the lines another writer built.
     public mutating func append(_ other: JSONLineWriter) {
         bytes.append(contentsOf: other.bytes)

@@ -47,7 +47,7 @@ public final class RuleEngine {
     }
 
     private var rules: [PreparedRule]
-    private let reasons: [UInt32: String]
+    private var reasons: [UInt32: String]
     private let context = RuleContext()
     private var drops: [AlertEntity: SlidingWindow] = [:]
     private let dropWindowSeconds: Double
@@ -64,6 +64,11 @@ public final class RuleEngine {
                 keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
                 evidenceFields: subject.fields.keys.sorted())
         }
+    }
+
+    /// Names a drop reason code this engine did not know (replays).
+    public func learnDropReason(_ code: UInt32, name: String) {
+        if reasons[code] == nil { reasons[code] = name }
     }
 
     /// The rules checks against: every subject and the event fields.

@@ -9,6 +9,9 @@ struct TraceLineDecoder {
     var reorderTolerance: UInt64 = 0
     /// Events accepted within the tolerance.
     private(set) var reorderedEvents = 0
+    /// Drop reason names the trace's lines carry, by code: a replay on a
+    /// machine without BTF names them as the recording machine did.
+    private(set) var dropReasonNames: [UInt32: String] = [:]
 
     /// `terminated` is false for a last line without "\n", which is
     /// reported as truncated when it is not complete JSON.
@@ -32,6 +35,9 @@ struct TraceLineDecoder {
         if EventLineDecoder.eventTypes.contains(eventType) {
             let event = try EventLineDecoder.decode(line, eventType: eventType)
             try checkOrder(event.monotonicNanoseconds, of: line, number: number)
+            if event.kind == .drop, dropReasonNames[event.dropReason] == nil, let name = try? line["reason"]?.string() {
+                dropReasonNames[event.dropReason] = name
+            }
             return .event(event, line: number)
         }
         if eventType == StartLineDecoder.eventType {

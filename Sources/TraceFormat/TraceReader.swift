@@ -61,6 +61,9 @@ public final class TraceReader {
     /// Events read although earlier than the latest before them.
     public var reorderedEvents: Int { decoder.reorderedEvents }
 
+    /// Drop reason names found on the lines read so far, by code.
+    public var dropReasonNames: [UInt32: String] { decoder.dropReasonNames }
+
     deinit {
         close(descriptor)
     }

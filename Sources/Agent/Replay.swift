@@ -1,0 +1,142 @@
+import ProbeEvents
+import RuleEngine
+import TraceFormat
+
+/// Runs recorded traces through the same `Pipeline` as a live run, by event
+/// time, as fast as the machine allows: same input, same output, byte for
+/// byte. Wall-clock `ts` values come from the trace's own clock offset (its
+/// `probe.started` line), so they match the live run's.
+public final class Replay {
+    public struct Options: Sendable {
+        public var pipeline = Pipeline.Options()
+        /// Skip bad lines (counted) instead of stopping at the first.
+        public var skipsBadLines = false
+        /// Keep ticking this long past the last event (nanoseconds), so that
+        /// alerts pending or firing at the end of the trace can resolve.
+        public var drainNanoseconds: UInt64 = 0
+        /// Events may be this much earlier than the latest before them (the
+        /// ring buffer merges CPUs); earlier still is an error.
+        public var reorderToleranceNanoseconds: UInt64 = 1_000_000_000
+        /// Keep every alert in `alerts` (for rule tests).
+        public var keepsAlerts = false
+
+        public init() {}
+    }
+
+    public struct Summary: Sendable {
+        public var events = 0
+        public var passedThrough = 0
+        public var skippedLines = 0
+        public var reorderedEvents = 0
+        /// The first errors of skipped lines.
+        public var errors: [TraceError] = []
+    }
+
+    /// Line types the pipeline writes itself: in a trace they are the live
+    /// run's results, replaced by the replay's own.
+    static let derivedEventTypes: Set<String> = [
+        "graph.edge_added", "graph.edge_updated", "graph.edge_removed", "alert", "probe.summary",
+    ]
+
+    public let options: Options
+    public private(set) var summary = Summary()
+    public private(set) var alerts: [Alert] = []
+    private var pipeline: Pipeline?
+    private let dropReasonNames: [UInt32: String]
+    private var lastEventTime: UInt64 = 0
+
+    /// `dropReasonNames`: names for `reason_code`s (the trace's lines carry
+    /// codes; names come from this machine's BTF when it has one).
+    public init(options: Options, dropReasonNames: [UInt32: String] = [:]) {
+        self.options = options
+        self.dropReasonNames = dropReasonNames
+    }
+
+    /// Replays `paths` in order as one stream, handing output to `write`
+    /// after every batch of lines.
+    public func run(_ paths: [String], write: (inout JSONLineWriter) throws(LineOutput.Failure) -> Void) throws(ReplayError) {
+        for path in paths {
+            let reader: TraceReader
+            do {
+                reader = try TraceReader(path: path, mode: options.skipsBadLines ? .skipBadLines : .stopOnError,
+                                         reorderToleranceNanoseconds: options.reorderToleranceNanoseconds)
+            } catch {
+                throw .trace(error)
+            }
+            while true {
+                let entry: TraceEntry?
+                do { entry = try reader.next() } catch { throw .trace(error) }
+                guard let entry else { break }
+                if case .event(let event, _) = entry, event.kind == .drop,
+                   let name = reader.dropReasonNames[event.dropReason] {
+                    pipeline(clock: WallClock(offsetNanoseconds: 0)).learnDropReason(event.dropReason, name: name)
+                }
+                handle(entry)
+                if let pipeline, pipeline.output.bytes.count >= 64 * 1024 {
+                    do { try write(&pipeline.output) } catch { throw .output(error) }
+                    pipeline.output.removeAll()
+                }
+            }
+            summary.skippedLines += reader.skippedLines
+            summary.reorderedEvents += reader.reorderedEvents
+            summary.errors += reader.errors.prefix(100 - min(100, summary.errors.count))
+        }
+        let pipeline = pipeline(clock: WallClock(offsetNanoseconds: 0))
+        if lastEventTime > 0 { pipeline.tick(through: lastEventTime + options.drainNanoseconds) }
+        collectAlerts()
+        do { try write(&pipeline.output) } catch { throw .output(error) }
+        pipeline.output.removeAll()
+    }
+
+    private func handle(_ entry: TraceEntry) {
+        switch entry {
+        case .started(let start, _):
+            _ = pipeline(clock: start.clock)
+        case .event(let event, _):
+            summary.events += 1
+            lastEventTime = max(lastEventTime, event.monotonicNanoseconds)
+            pipeline(clock: WallClock(offsetNanoseconds: 0)).process(event)
+            collectAlerts()
+        case .passthrough(let eventType, let bytes, _):
+            guard !Self.derivedEventTypes.contains(eventType) else { return }
+            summary.passedThrough += 1
+            let pipeline = pipeline(clock: WallClock(offsetNanoseconds: 0))
+            // The live run's clock ran on to its stop: so does the replay's.
+            if eventType == "probe.stopped",
+               let end = (try? JSONValue(parsing: bytes))?["ktime_ns"]?.number?.uint64 {
+                pipeline.tick(through: end)
+                lastEventTime = max(lastEventTime, end)
+            }
+            pipeline.output.appendRawLine(bytes)
+        }
+    }
+
+    /// The pipeline, made on first use with the trace's clock (or the
+    /// given one when the trace has no probe.started line).
+    private func pipeline(clock: WallClock) -> Pipeline {
+        if let pipeline { return pipeline }
+        var pipelineOptions = options.pipeline
+        pipelineOptions.keepsAlerts = options.keepsAlerts
+        let made = Pipeline(options: pipelineOptions, clock: clock, dropReasonNames: dropReasonNames)
+        pipeline = made
+        return made
+    }
+
+    private func collectAlerts() {
+        guard options.keepsAlerts, let pipeline, !pipeline.keptAlerts.isEmpty else { return }
+        alerts += pipeline.keptAlerts
+        pipeline.forgetKeptAlerts()
+    }
+}
+
+public enum ReplayError: Error, CustomStringConvertible {
+    case trace(TraceError)
+    case output(LineOutput.Failure)
+
+    public var description: String {
+        switch self {
+        case .trace(let error): error.description
+        case .output(let error): error.description
+        }
+    }
+}

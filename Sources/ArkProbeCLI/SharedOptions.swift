@@ -1,0 +1,120 @@
+import Agent
+import KernelProbe
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What to capture and how to attach: options of `run` and `record`.
+struct CaptureOptions {
+    static let help = """
+          --pid PID            Only events of process PID (repeatable).
+          --cgroup ID|PATH     Only events of this cgroup v2, by id or by path
+                               such as /sys/fs/cgroup/system.slice/x.service
+                               (repeatable).
+          --port PORT          Only connections with PORT at either end
+                               (repeatable).
+          --attach MODES       Comma-separated ways to attach the retransmit
+                               hook, tried in order (default:
+                               tp_btf,tracepoint,kprobe).
+          --ring-buffer-kb N   Kernel ring buffer size in KiB, a power of two
+                               (default 512). Lost records are reported as
+                               "probe.loss" lines.
+          --no-drops           Do not trace kernel drops (skb:kfree_skb).
+          --no-congestion      Do not report congestion-state changes.
+        """
+
+    var filter = EventFilter()
+    var probe = ProbeOptions()
+    private var cgroups: [String] = []
+
+    /// Consumes option `name` if it is one of these; false if not.
+    mutating func parse(_ name: String, _ inline: String?, _ arguments: inout ArgumentReader) throws(UsageError) -> Bool {
+        switch name {
+        case "--pid":
+            filter.pids.insert(try parseInteger(
+                arguments.value(for: name, inline: inline), option: name, as: UInt32.self, range: 1...UInt32.max))
+        case "--cgroup":
+            let text = try arguments.value(for: name, inline: inline)
+            filter.cgroupIDs.insert(try Self.cgroupID(text))
+        case "--port":
+            filter.ports.insert(try parseInteger(
+                arguments.value(for: name, inline: inline), option: name, as: UInt16.self, range: 1...UInt16.max))
+        case "--attach":
+            let text = try arguments.value(for: name, inline: inline)
+            var modes: [AttachMode] = []
+            for word in text.split(separator: ",") {
+                guard let mode = AttachMode(rawValue: String(word)) else {
+                    throw UsageError("--attach takes tp_btf, tracepoint or kprobe (comma-separated), not '\(word)'")
+                }
+                modes.append(mode)
+            }
+            probe.attachModes = modes
+        case "--ring-buffer-kb":
+            let kilobytes = try parseInteger(
+                arguments.value(for: name, inline: inline), option: name, as: UInt32.self, range: 4...1_048_576)
+            probe.ringBufferBytes = kilobytes * 1024
+        case "--no-drops":
+            probe.captureDrops = false
+        case "--no-congestion":
+            probe.captureCongestionState = false
+        default:
+            return false
+        }
+        return true
+    }
+
+    func validate() throws(UsageError) {
+        if probe.attachModes.isEmpty {
+            throw UsageError("--attach needs at least one mode: tp_btf, tracepoint or kprobe")
+        }
+        let bytes = probe.ringBufferBytes
+        if bytes & (bytes - 1) != 0 {
+            throw UsageError("--ring-buffer-kb must be a power of two (4, 8, ..., 512, 1024, ...), not \(bytes / 1024)")
+        }
+    }
+
+    /// A cgroup v2 id is the inode number of its directory.
+    static func cgroupID(_ text: String) throws(UsageError) -> UInt64 {
+        if let id = UInt64(text) { return id }
+        var status = stat()
+        guard stat(text, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw UsageError("--cgroup takes a cgroup id or the path of a cgroup v2 directory; '\(text)' is neither")
+        }
+        return UInt64(status.st_ino)
+    }
+}
+
+/// Which rules to evaluate: options of `run` and `replay`.
+struct RuleOptions {
+    static let help = """
+          --rules PATH         Evaluate the rules in PATH, a rule file or a
+                               directory of *.yaml files (repeatable). Default:
+                               the shipped rules (rules/ in the source tree,
+                               built into the binary).
+          --no-rules           Evaluate no rules.
+        """
+
+    var paths: [String] = []
+    var enabled = true
+
+    mutating func parse(_ name: String, _ inline: String?, _ arguments: inout ArgumentReader) throws(UsageError) -> Bool {
+        switch name {
+        case "--rules": paths.append(try arguments.value(for: name, inline: inline))
+        case "--no-rules": enabled = false
+        default: return false
+        }
+        return true
+    }
+
+    func validate() throws(UsageError) {
+        if !enabled && !paths.isEmpty {
+            throw UsageError("--rules and --no-rules contradict each other; give one")
+        }
+    }
+}
+
+/// Opens the output: a file (appended to) or stdout.
+func openOutput(_ path: String?) throws(LineOutput.Failure) -> LineOutput {
+    guard let path else { return LineOutput() }
+    return try LineOutput(appendingTo: path)
+}
