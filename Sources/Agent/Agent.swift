@@ -2,6 +2,7 @@ import CArkProbeRecords
 import CLinux
 import KernelProbe
 import ProbeEvents
+import StateGraph
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,6 +40,9 @@ public enum AgentStop: Equatable, Sendable {
 
 public struct AgentResult: Sendable {
     public let stop: AgentStop
+    /// The state graph when the run ended, and that moment in kernel time.
+    public let graph: StateGraph
+    public let endTime: UInt64
     public let totals: ProcessTotals
     public let recordsRead: UInt64
     public let eventsWritten: UInt64
@@ -152,7 +156,8 @@ public final class Agent {
             stop = .outputClosed
         }
         return AgentResult(
-            stop: stop ?? .outputClosed, totals: pipeline.totals, recordsRead: recordsRead,
+            stop: stop ?? .outputClosed, graph: pipeline.graph, endTime: WallClock.monotonicNow(),
+            totals: pipeline.totals, recordsRead: recordsRead,
             eventsWritten: pipeline.eventsWritten, lostRecords: lostReported,
             malformedRecords: probe.malformedRecords)
     }

@@ -1,5 +1,6 @@
 import ProbeEvents
 import RuleEngine
+import StateGraph
 import TraceFormat
 
 /// Runs recorded traces through the same `Pipeline` as a live run, by event
@@ -41,6 +42,9 @@ public final class Replay {
     public let options: Options
     public private(set) var summary = Summary()
     public private(set) var alerts: [Alert] = []
+    /// The graph after the replay, and the event time it ended at.
+    public var graph: StateGraph? { pipeline?.graph }
+    public var endTime: UInt64 { lastEventTime + options.drainNanoseconds }
     private var pipeline: Pipeline?
     private let dropReasonNames: [UInt32: String]
     private var lastEventTime: UInt64 = 0

@@ -53,6 +53,24 @@ public struct JSONLineWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// Opens an array as the value of the last key.
+    public mutating func beginArray() {
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    public mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// Opens an object as the next element of an array.
+    public mutating func beginArrayObject() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
     /// Opens an object as the value of the last key.
     public mutating func beginNestedObject() {
         bytes.append(UInt8(ascii: "{"))

@@ -1,0 +1,122 @@
+import ProbeEvents
+
+/// The graph at one moment as Graphviz dot or as one JSON object, for a
+/// person who wants to see who waits on whom. Deterministic order.
+extension StateGraph {
+    /// `digraph`: processes (boxes) point to the network they see and to
+    /// their peers (ellipses) with WaitsOn edges labelled with their figures,
+    /// and to their connections with recent evidence (owns).
+    public func dot(at time: UInt64) -> String {
+        var text = "digraph ark_probe {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n"
+        var peers: Set<IPAddress> = []
+        for pid in processes.keys.sorted() {
+            let process = processes[pid]!
+            let node = Entity.process(pid).description
+            text += "  \"\(node)\" [shape=box,label=\"\(pid) \(escapeDot(process.command.description))\"];\n"
+            if var network = process.network {
+                let figures = network.figures(at: time)
+                let target = network.target.description
+                text += "  \"\(target)\" [shape=ellipse,label=\"network of \(pid)\"];\n"
+                text += "  \"\(node)\" -> \"\(target)\" [label=\"\(label(figures))\",color=red];\n"
+            }
+            for address in process.peers.keys.sorted(by: IPAddress.ordered) {
+                var edge = process.peers[address]!
+                let figures = edge.figures(at: time)
+                peers.insert(address)
+                text += "  \"\(node)\" -> \"\(edge.target)\" [label=\"\(label(figures))\",color=orange];\n"
+            }
+            for cookie in connections.keys.sorted() where connections[cookie]!.pid == pid {
+                let connection = connections[cookie]!
+                let c = connection.connection
+                text += "  \"connection-\(cookie)\" [shape=note,label=\"\(c.localAddress):\(c.localPort) -> "
+                    + "\(c.remoteAddress):\(c.remotePort)\\n\(connection.congestionState.name)\"];\n"
+                text += "  \"\(node)\" -> \"connection-\(cookie)\" [label=\"owns\",style=dashed];\n"
+            }
+        }
+        for address in peers.sorted(by: IPAddress.ordered) {
+            text += "  \"\(Entity.peer(address))\" [shape=ellipse,label=\"peer \(address)\"];\n"
+        }
+        return text + "}\n"
+    }
+
+    /// `{"processes":[…],"connections":[…],"evicted_processes":N,…}`.
+    public func json(at time: UInt64) -> String {
+        var line = JSONLineWriter(capacity: 4096)
+        line.beginObject()
+        line.field("ktime_ns", time)
+        line.key("processes")
+        line.beginArray()
+        for pid in processes.keys.sorted() {
+            let process = processes[pid]!
+            line.beginArrayObject()
+            line.field("entity_id", Entity.process(pid).description)
+            line.field("pid", UInt64(pid))
+            line.field("comm", process.command)
+            line.field("cgroup_id", process.cgroupID)
+            line.key("waits_on")
+            line.beginArray()
+            var edges = process.network.map { [$0] } ?? []
+            edges += process.peers.keys.sorted(by: IPAddress.ordered).map { process.peers[$0]! }
+            for var edge in edges {
+                let figures = edge.figures(at: time)
+                line.beginArrayObject()
+                line.field("to", edge.target.description)
+                line.field("retransmit_rate", figures.retransmitRate)
+                line.field("retransmits", figures.retransmits)
+                line.field("rtos", figures.timeouts)
+                line.field("failed", figures.failures)
+                line.field("backoff", UInt64(figures.backoff))
+                line.field("connections", UInt64(figures.connections))
+                line.field("held_s", figures.heldSeconds)
+                line.field("quiet_s", figures.quietSeconds)
+                line.endNestedObject()
+            }
+            line.endArray()
+            line.endNestedObject()
+        }
+        line.endArray()
+        line.key("connections")
+        line.beginArray()
+        for cookie in connections.keys.sorted() {
+            let connection = connections[cookie]!
+            let c = connection.connection
+            line.beginArrayObject()
+            line.field("entity_id", Entity.connection(cookie).description)
+            line.field("pid", UInt64(connection.pid))
+            line.field("saddr", c.localAddress)
+            line.field("sport", UInt64(c.localPort))
+            line.field("daddr", c.remoteAddress)
+            line.field("dport", UInt64(c.remotePort))
+            line.field("ca_state", connection.congestionState.name)
+            line.field("backoff", UInt64(connection.backoff))
+            line.endNestedObject()
+        }
+        line.endArray()
+        line.field("evicted_processes", evictedProcesses)
+        line.field("evicted_connections", evictedConnections)
+        line.endLine()
+        return String(decoding: line.bytes, as: UTF8.self)
+    }
+
+    private func label(_ figures: EdgeFigures) -> String {
+        var rate = JSONLineWriter(capacity: 16)
+        rate.appendNumber(figures.retransmitRate)
+        return "waits_on\\n\(String(decoding: rate.bytes, as: UTF8.self)) seg/s, \(figures.timeouts) RTO"
+    }
+
+    private func escapeDot(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if character == "\"" || character == "\\" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+}
+
+extension IPAddress {
+    /// Numeric order, for stable output.
+    public static func ordered(_ lhs: IPAddress, _ rhs: IPAddress) -> Bool {
+        (lhs.high, lhs.low) < (rhs.high, rhs.low)
+    }
+}
