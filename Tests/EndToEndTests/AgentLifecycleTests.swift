@@ -106,6 +106,33 @@ final class AgentLifecycleTests: XCTestCase {
         }
     }
 
+    /// An invalid rule stops the agent before it loads anything, and every
+    /// error is located.
+    func testAnInvalidRuleFileStopsTheAgentBeforeItStarts() throws {
+        let path = NSTemporaryDirectory() + "ark-probe-bad-rules-\(getpid()).yaml"
+        defer { unlink(path) }
+        try """
+            rules:
+              - rule: Bad_Name
+                description: d
+                on: waits_on_netwrk
+                condition: rtos >= 2
+                severity: high
+                message: m
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try NamespaceLab.run([try binary().path, "run", "--rules", path, "--duration", "1"], check: false)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stdout, "", "nothing was started, nothing written")
+        XCTAssertTrue(result.stderr.contains("3 errors in the rules; nothing was started"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("\(path):2:11: invalid rule name 'Bad_Name'"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("\(path):4:9: unknown subject 'waits_on_netwrk' for 'on' (did you mean 'waits_on_network'?)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("\(path):6:15: 'severity' must be critical, warning or info, not 'high'"), result.stderr)
+
+        let missing = try NamespaceLab.run([try binary().path, "run", "--rules", "/nonexistent/rules"], check: false)
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("cannot read rules from /nonexistent/rules: No such file or directory"), missing.stderr)
+    }
+
     func testHelpIsWrittenForTheUser() throws {
         let result = try NamespaceLab.run([try binary().path, "run", "--help"])
         for option in ["--output", "--duration", "--pid", "--cgroup", "--port", "--quiet", "--attach",
