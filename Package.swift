@@ -57,11 +57,17 @@ let package = Package(
             path: "Sources/ArkProbeCLI",
             plugins: ["ShippedRulesPlugin"]
         ),
+        // Benchmarks (benchmarks/run): not shipped.
+        .executableTarget(
+            name: "ark-probe-pipeline-bench",
+            dependencies: ["Agent", "ProbeEvents", "RuleEngine", "RuleLanguage", "CArkProbeRecords"],
+            path: "benchmarks/PipelineBenchmark"
+        ),
         // Test-only traffic generator for the namespace lab (not shipped).
         .executableTarget(name: "ark-lab-traffic", path: "Tests/LabTraffic"),
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),
         .testTarget(name: "ProbeEventsTests", dependencies: ["ProbeEvents", "CArkProbeRecords"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "ProbeEvents"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "ProbeEvents", "RuleEngine", "RuleLanguage", "StateGraph"]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "RuleLanguage", dependencies: ["CYAML"]),
         .testTarget(name: "RuleLanguageTests", dependencies: ["RuleLanguage"]),

@@ -179,7 +179,11 @@ public final class Agent {
     private func flush() throws(AgentError) {
         guard !pipeline.output.isEmpty else { return }
         defer { pipeline.output.removeAll() }
-        do { try output.write(pipeline.output.bytes) } catch { throw .output(error) }
+        do {
+            try pipeline.output.withBytes { bytes throws(LineOutput.Failure) in try output.write(bytes) }
+        } catch {
+            throw .output(error)
+        }
     }
 
     private func reportLoss() throws(AgentError) {

@@ -49,17 +49,22 @@ public final class LineOutput {
     public func write(_ bytes: [UInt8]) throws(Failure) {
         var failure: Failure?
         bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno == EPIPE ? .closed : .writeFailed(errno: errno)
-                    return
-                }
-                offset += written
-            }
+            do throws(Failure) { try write(buffer) } catch { failure = error }
         }
         if let failure { throw failure }
+    }
+
+    /// Writes every byte, retrying short writes and EINTR.
+    public func write(_ buffer: UnsafeRawBufferPointer) throws(Failure) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        var offset = 0
+        while offset < buffer.count {
+            let written = Glibc.write(descriptor, base + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw errno == EPIPE ? .closed : .writeFailed(errno: errno)
+            }
+            offset += written
+        }
     }
 }

@@ -27,89 +27,120 @@ public final class Pipeline {
     }
 
     public let options: Options
-    public private(set) var graph: StateGraph
-    public private(set) var totals = ProcessTotals()
-    public private(set) var eventsWritten: UInt64 = 0
-    /// The JSONL produced so far; the caller writes and clears it.
-    public var output = JSONLineWriter()
-
-    private var eventEncoder: EventLineEncoder
-    private let graphEncoder: GraphLineEncoder
-    private let alertEncoder: AlertLineEncoder
-    private let engine: RuleEngine?
-    private var changes: [GraphChange] = []
-    private var alerts: [Alert] = []
-    public private(set) var alertsWritten: UInt64 = 0
-    /// With `keepsAlerts`: the alerts since `forgetKeptAlerts()`.
-    public private(set) var keptAlerts: [Alert] = []
-    /// The next tick boundary; 0 until the first event sets the phase.
-    public private(set) var nextTick: UInt64 = 0
+    /// Everything that changes per event, in one struct: the class's
+    /// methods then make one exclusive access per call instead of one per
+    /// field touched.
+    private var state: State
 
     public init(options: Options, clock: WallClock, dropReasonNames: [UInt32: String]) {
         self.options = options
-        graph = StateGraph(configuration: options.graph)
-        eventEncoder = EventLineEncoder(clock: clock, dropReasonNames: dropReasonNames)
-        graphEncoder = GraphLineEncoder(clock: clock)
-        alertEncoder = AlertLineEncoder(clock: clock)
-        engine = options.rules.map {
-            RuleEngine(rules: $0, dropReasonNames: dropReasonNames, windowSeconds: options.graph.windowSeconds)
-        }
-        changes.reserveCapacity(16)
+        state = State(options: options, clock: clock, dropReasonNames: dropReasonNames)
     }
 
-    public var clock: WallClock { eventEncoder.clock }
+    public var clock: WallClock { state.eventEncoder.clock }
+    public var graph: StateGraph { state.graph }
+    public var totals: ProcessTotals { state.totals }
+    public var eventsWritten: UInt64 { state.eventsWritten }
+    public var alertsWritten: UInt64 { state.alertsWritten }
+    /// With `keepsAlerts`: the alerts since `forgetKeptAlerts()`.
+    public var keptAlerts: [Alert] { state.keptAlerts }
+    /// The next tick boundary; 0 until the first event sets the phase.
+    public var nextTick: UInt64 { state.nextTick }
+
+    /// The JSONL produced so far; the caller writes and clears it.
+    public var output: JSONLineWriter {
+        get { state.output }
+        _modify { yield &state.output }
+    }
 
     public func process(_ event: ProbeEvent) {
-        guard options.filter.accepts(event) else { return }
-        let time = event.monotonicNanoseconds
-        if nextTick == 0 { nextTick = (time / options.tickNanoseconds + 1) * options.tickNanoseconds }
-        tick(through: time)
-        totals.add(event)
-        if options.writesEvents {
-            eventEncoder.encode(event, into: &output)
-            eventsWritten += 1
-        }
-        graph.apply(event, changes: &changes)
-        flushChanges()
-        engine?.observe(event, alerts: &alerts)
-        flushAlerts()
+        state.process(event)
     }
 
     /// Runs every tick whose boundary is at or before `time`.
     public func tick(through time: UInt64) {
-        guard nextTick != 0 else { return }
-        while nextTick <= time {
-            graph.advance(to: nextTick, changes: &changes)
-            flushChanges()
-            engine?.evaluate(graph: graph, at: nextTick, alerts: &alerts)
-            flushAlerts()
-            nextTick += options.tickNanoseconds
-        }
+        state.tick(through: time)
     }
 
     /// Names a drop reason code the encoder did not know (replays).
     public func learnDropReason(_ code: UInt32, name: String) {
-        if eventEncoder.dropReasonNames[code] == nil { eventEncoder.dropReasonNames[code] = name }
-        engine?.learnDropReason(code, name: name)
+        if state.eventEncoder.dropReasonNames[code] == nil { state.eventEncoder.dropReasonNames[code] = name }
+        state.engine?.learnDropReason(code, name: name)
     }
 
     public func forgetKeptAlerts() {
-        keptAlerts.removeAll(keepingCapacity: true)
+        state.keptAlerts.removeAll(keepingCapacity: true)
     }
 
-    private func flushAlerts() {
-        guard !alerts.isEmpty else { return }
-        for alert in alerts { alertEncoder.encode(alert, into: &output) }
-        alertsWritten += UInt64(alerts.count)
-        if options.keepsAlerts { keptAlerts += alerts }
-        alerts.removeAll(keepingCapacity: true)
-    }
+    private struct State {
+        let options: Options
+        var graph: StateGraph
+        var totals = ProcessTotals()
+        var eventsWritten: UInt64 = 0
+        var output = JSONLineWriter()
+        var eventEncoder: EventLineEncoder
+        let graphEncoder: GraphLineEncoder
+        let alertEncoder: AlertLineEncoder
+        let engine: RuleEngine?
+        var changes: [GraphChange] = []
+        var alerts: [Alert] = []
+        var alertsWritten: UInt64 = 0
+        var keptAlerts: [Alert] = []
+        var nextTick: UInt64 = 0
 
-    private func flushChanges() {
-        guard !changes.isEmpty else { return }
-        if options.writesGraph {
-            for change in changes { graphEncoder.encode(change, into: &output) }
+        init(options: Options, clock: WallClock, dropReasonNames: [UInt32: String]) {
+            self.options = options
+            graph = StateGraph(configuration: options.graph)
+            eventEncoder = EventLineEncoder(clock: clock, dropReasonNames: dropReasonNames)
+            graphEncoder = GraphLineEncoder(clock: clock)
+            alertEncoder = AlertLineEncoder(clock: clock)
+            engine = options.rules.map {
+                RuleEngine(rules: $0, dropReasonNames: dropReasonNames, windowSeconds: options.graph.windowSeconds)
+            }
+            changes.reserveCapacity(16)
         }
-        changes.removeAll(keepingCapacity: true)
+
+        mutating func process(_ event: ProbeEvent) {
+            guard options.filter.accepts(event) else { return }
+            let time = event.monotonicNanoseconds
+            if nextTick == 0 { nextTick = (time / options.tickNanoseconds + 1) * options.tickNanoseconds }
+            tick(through: time)
+            totals.add(event)
+            if options.writesEvents {
+                eventEncoder.encode(event, into: &output)
+                eventsWritten += 1
+            }
+            graph.apply(event, changes: &changes)
+            flushChanges()
+            engine?.observe(event, alerts: &alerts)
+            flushAlerts()
+        }
+
+        mutating func tick(through time: UInt64) {
+            guard nextTick != 0 else { return }
+            while nextTick <= time {
+                graph.advance(to: nextTick, changes: &changes)
+                flushChanges()
+                engine?.evaluate(graph: graph, at: nextTick, alerts: &alerts)
+                flushAlerts()
+                nextTick += options.tickNanoseconds
+            }
+        }
+
+        private mutating func flushAlerts() {
+            guard !alerts.isEmpty else { return }
+            for alert in alerts { alertEncoder.encode(alert, into: &output) }
+            alertsWritten += UInt64(alerts.count)
+            if options.keepsAlerts { keptAlerts += alerts }
+            alerts.removeAll(keepingCapacity: true)
+        }
+
+        private mutating func flushChanges() {
+            guard !changes.isEmpty else { return }
+            if options.writesGraph {
+                for change in changes { graphEncoder.encode(change, into: &output) }
+            }
+            changes.removeAll(keepingCapacity: true)
+        }
     }
 }

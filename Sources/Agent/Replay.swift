@@ -76,7 +76,7 @@ public final class Replay {
                     pipeline(clock: WallClock(offsetNanoseconds: 0)).learnDropReason(event.dropReason, name: name)
                 }
                 handle(entry)
-                if let pipeline, pipeline.output.bytes.count >= 64 * 1024 {
+                if let pipeline, pipeline.output.count >= 64 * 1024 {
                     do { try write(&pipeline.output) } catch { throw .output(error) }
                     pipeline.output.removeAll()
                 }

@@ -90,7 +90,7 @@ struct ReplayCommand: Subcommand {
         let replay = Replay(options: options, dropReasonNames: KernelDropReasons.names())
         do {
             try replay.run(traces) { (line: inout JSONLineWriter) throws(LineOutput.Failure) in
-                try output.write(line.bytes)
+                try line.withBytes { bytes throws(LineOutput.Failure) in try output.write(bytes) }
             }
         } catch {
             if case .output(.closed) = error { return 0 }

@@ -35,7 +35,7 @@ public enum AddressFamily: UInt16, Sendable {
     case ipv4 = 2
     case ipv6 = 10
 
-    public var name: String {
+    public var name: StaticString {
         switch self {
         case .unspecified: "unspec"
         case .ipv4: "ipv4"
@@ -50,7 +50,7 @@ public enum TCPState: UInt8, Sendable, CaseIterable {
     case established = 1, synSent, synReceived, finWait1, finWait2, timeWait
     case close, closeWait, lastAck, listen, closing, newSynReceived
 
-    public var name: String {
+    public var name: StaticString {
         switch self {
         case .unknown: "UNKNOWN"
         case .established: "ESTABLISHED"
@@ -96,66 +96,86 @@ public struct IPAddress: Equatable, Hashable, Sendable, CustomStringConvertible 
 
     public var isIPv4Mapped: Bool { high == 0 && low >> 32 == 0xffff }
 
-    /// The 16-bit groups of the IPv6 form.
-    var groups: [UInt16] {
-        (0..<8).map { index in
-            let half = index < 4 ? high : low
-            return UInt16(truncatingIfNeeded: half >> (48 - 16 * UInt64(index % 4)))
-        }
-    }
-
     public var description: String {
-        var text: [UInt8] = []
-        appendText(to: &text)
-        return String(decoding: text, as: UTF8.self)
+        withText { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Appends dotted-quad for IPv4-mapped addresses, else RFC 5952 text
-    /// (lowercase, longest run of two or more zero groups as "::").
-    public func appendText(to output: inout [UInt8]) {
-        if isIPv4Mapped {
-            for shift in stride(from: 24, through: 0, by: -8) {
-                appendDecimal(UInt64(truncatingIfNeeded: (low >> UInt64(shift)) & 0xff), to: &output)
-                if shift > 0 { output.append(UInt8(ascii: ".")) }
+    /// Appends the text form to a line.
+    func appendText(to writer: inout JSONLineWriter) {
+        withText { writer.write($0.baseAddress!, count: $0.count) }
+    }
+
+    /// Calls `body` with the text form, formatted on the stack: dotted-quad
+    /// for IPv4-mapped addresses, else RFC 5952 (lowercase, the longest run
+    /// of two or more zero groups as "::").
+    public func withText<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)  // 48 >= 39 bytes
+        return withUnsafeMutableBytes(of: &storage) { buffer in
+            var length = 0
+            func put(_ byte: UInt8) {
+                buffer[length] = byte
+                length += 1
             }
-            return
-        }
-        let groups = self.groups
-        var bestStart = -1, bestLength = 0, runStart = -1
-        for index in 0...8 {
-            if index < 8 && groups[index] == 0 {
-                if runStart < 0 { runStart = index }
-            } else if runStart >= 0 {
-                if index - runStart > bestLength && index - runStart >= 2 {
-                    bestStart = runStart
-                    bestLength = index - runStart
+            func putDecimal(_ value: UInt64) {
+                if value >= 100 { put(UInt8(ascii: "0") &+ UInt8(value / 100)) }
+                if value >= 10 { put(UInt8(ascii: "0") &+ UInt8(value / 10 % 10)) }
+                put(UInt8(ascii: "0") &+ UInt8(value % 10))
+            }
+            func putHex(_ value: UInt16) {
+                let digits: StaticString = "0123456789abcdef"
+                var started = false
+                for shift in stride(from: 12, through: 0, by: -4) {
+                    let nibble = Int((value >> UInt16(shift)) & 0xf)
+                    if nibble != 0 || started || shift == 0 {
+                        started = true
+                        put(digits.utf8Start[nibble])
+                    }
                 }
-                runStart = -1
             }
-        }
-        var index = 0
-        while index < 8 {
-            if index == bestStart {
-                output.append(UInt8(ascii: ":"))
-                if index == 0 { output.append(UInt8(ascii: ":")) }
-                index += bestLength
-                continue
+            if isIPv4Mapped {
+                for shift in stride(from: 24, through: 0, by: -8) {
+                    putDecimal((low >> UInt64(shift)) & 0xff)
+                    if shift > 0 { put(UInt8(ascii: ".")) }
+                }
+                return body(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
             }
-            appendHex(groups[index], to: &output)
-            if index < 7 { output.append(UInt8(ascii: ":")) }
-            index += 1
+            var groups: (UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &groups) { raw in
+                let group = raw.bindMemory(to: UInt16.self)
+                for index in 0..<8 {
+                    let half = index < 4 ? high : low
+                    group[index] = UInt16(truncatingIfNeeded: half >> (48 - 16 * UInt64(index % 4)))
+                }
+            }
+            return withUnsafeBytes(of: groups) { raw in
+                let group = raw.bindMemory(to: UInt16.self)
+                var bestStart = -1, bestLength = 0, runStart = -1
+                for index in 0...8 {
+                    if index < 8 && group[index] == 0 {
+                        if runStart < 0 { runStart = index }
+                    } else if runStart >= 0 {
+                        if index - runStart > bestLength && index - runStart >= 2 {
+                            bestStart = runStart
+                            bestLength = index - runStart
+                        }
+                        runStart = -1
+                    }
+                }
+                var index = 0
+                while index < 8 {
+                    if index == bestStart {
+                        put(UInt8(ascii: ":"))
+                        if index == 0 { put(UInt8(ascii: ":")) }
+                        index += bestLength
+                        continue
+                    }
+                    putHex(group[index])
+                    if index < 7 { put(UInt8(ascii: ":")) }
+                    index += 1
+                }
+                return body(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+            }
         }
     }
 }
 
-private func appendHex(_ value: UInt16, to output: inout [UInt8]) {
-    let digits: StaticString = "0123456789abcdef"
-    var started = false
-    for shift in stride(from: 12, through: 0, by: -4) {
-        let nibble = Int((value >> UInt16(shift)) & 0xf)
-        if nibble != 0 || started || shift == 0 {
-            started = true
-            output.append(digits.utf8Start[nibble])
-        }
-    }
-}

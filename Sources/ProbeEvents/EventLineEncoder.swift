@@ -50,7 +50,7 @@ public struct EventLineEncoder {
         case .retransmit, .synAckRetransmit:
             line.field("value", decimalString: UInt64(event.segments))
         case .congestionState:
-            line.field("value", event.congestionState.name)
+            line.field("value", plain: event.congestionState.name)
         case .drop, .processExit:
             line.field("value", decimalString: 1)
         }
@@ -77,27 +77,27 @@ public struct EventLineEncoder {
             line.field("uid", UInt64(owner.uid))
             line.field("cgroup_id", owner.cgroupID)
         }
-        line.field("attribution", owner.source.name)
+        line.field("attribution", plain: owner.source.name)
         let connection = event.connection
-        line.field("family", connection.family.name)
+        line.field("family", plain: connection.family.name)
         line.field("saddr", connection.localAddress)
         line.field("sport", UInt64(connection.localPort))
         line.field("daddr", connection.remoteAddress)
         line.field("dport", UInt64(connection.remotePort))
         if event.kind != .drop || event.socketCookie != 0 {
-            line.field("tcp_state", connection.state.name)
+            line.field("tcp_state", plain: connection.state.name)
         }
         switch event.kind {
         case .retransmit, .synAckRetransmit:
-            line.field("cause", event.cause.name)
-            line.field("ca_state", event.congestionState.name)
+            line.field("cause", plain: event.cause.name)
+            line.field("ca_state", plain: event.congestionState.name)
             line.field("backoff", UInt64(event.backoff))
             if event.error != 0 {
                 line.field("error", ErrorNumber.name(event.error))
                 line.field("errno", Int64(-event.error))
             }
         case .congestionState:
-            line.field("previous_ca_state", event.previousCongestionState.name)
+            line.field("previous_ca_state", plain: event.previousCongestionState.name)
             line.field("backoff", UInt64(event.backoff))
         case .drop:
             line.field("reason", dropReasonNames[event.dropReason] ?? "UNKNOWN_\(event.dropReason)")

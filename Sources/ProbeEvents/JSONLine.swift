@@ -1,84 +1,153 @@
+/// Raw memory for a JSONLineWriter. Immutable (a bigger buffer replaces
+/// it), so reading its fields costs no exclusivity check.
+final class ByteStorage {
+    let base: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit { base.deallocate() }
+}
+
 /// Builds one JSON object per line straight into a byte buffer: no
 /// Foundation, no intermediate strings, nothing allocated per event once
-/// the buffer has grown.
+/// the buffer has grown. The hot path is a store and an increment per
+/// byte, and runs of plain bytes are copied whole. A writer owns its
+/// bytes: copy one only to hand it over, never to write to both.
 public struct JSONLineWriter {
-    public private(set) var bytes: [UInt8] = []
+    private var storage: ByteStorage
+    public private(set) var count = 0
     private var needsComma = false
 
     public init(capacity: Int = 64 * 1024) {
-        bytes.reserveCapacity(capacity)
+        storage = ByteStorage(capacity: max(capacity, 64))
     }
 
-    public var isEmpty: Bool { bytes.isEmpty }
+    private var base: UnsafeMutablePointer<UInt8> { storage.base }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// A copy of the bytes written (tests, small outputs).
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// The bytes written, without a copy.
+    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    @inline(__always)
+    mutating func write(_ byte: UInt8) {
+        if count == storage.capacity { grow(to: count + 1) }
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func write(_ source: UnsafeRawPointer, count length: Int) {
+        if count + length > storage.capacity { grow(to: count + length) }
+        (base + count).update(from: source.assumingMemoryBound(to: UInt8.self), count: length)
+        count += length
+    }
+
+    /// Short constant strings (keys, names) are copied byte by byte: a
+    /// memcpy call costs more than the copy.
+    @inline(__always)
+    mutating func write(_ text: StaticString) {
+        let length = text.utf8CodeUnitCount
+        if count + length > storage.capacity { grow(to: count + length) }
+        let source = text.utf8Start
+        let destination = storage.base + count
+        for index in 0..<length { destination[index] = source[index] }
+        count += length
+    }
+
+    private mutating func grow(to needed: Int) {
+        var newCapacity = storage.capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let bigger = ByteStorage(capacity: newCapacity)
+        bigger.base.update(from: base, count: count)
+        storage = bigger
+    }
 
     /// Appends a line kept from elsewhere, as it was, and its newline.
     public mutating func appendRawLine(_ line: [UInt8]) {
-        bytes.append(contentsOf: line)
-        bytes.append(UInt8(ascii: "\n"))
+        line.withUnsafeBytes { if let address = $0.baseAddress { write(address, count: $0.count) } }
+        write(UInt8(ascii: "\n"))
     }
 
     /// Appends the lines another writer built.
     public mutating func append(_ other: JSONLineWriter) {
-        bytes.append(contentsOf: other.bytes)
+        write(other.storage.base, count: other.count)
     }
 
     public mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
+        count = 0
     }
 
     public mutating func beginObject() {
-        bytes.append(UInt8(ascii: "{"))
+        write(UInt8(ascii: "{"))
         needsComma = false
     }
 
     public mutating func endLine() {
-        bytes.append(UInt8(ascii: "}"))
-        bytes.append(UInt8(ascii: "\n"))
+        write(UInt8(ascii: "}"))
+        write(UInt8(ascii: "\n"))
     }
 
     public mutating func key(_ name: StaticString) {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        let length = name.utf8CodeUnitCount
+        if count + length + 4 > storage.capacity { grow(to: count + length + 4) }
+        var destination = storage.base + count
+        if needsComma {
+            destination[0] = UInt8(ascii: ",")
+            destination += 1
+        }
+        destination[0] = UInt8(ascii: "\"")
+        let source = name.utf8Start
+        for index in 0..<length { destination[1 + index] = source[index] }
+        destination[length + 1] = UInt8(ascii: "\"")
+        destination[length + 2] = UInt8(ascii: ":")
+        count += length + 3 + (needsComma ? 1 : 0)
         needsComma = true
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
     }
 
     /// A key known only at run time (a label or evidence name), escaped.
     public mutating func key(_ name: String) {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        if needsComma { write(UInt8(ascii: ",")) }
         needsComma = true
         appendString(name)
-        bytes.append(UInt8(ascii: ":"))
+        write(UInt8(ascii: ":"))
     }
 
     /// Opens an array as the value of the last key.
     public mutating func beginArray() {
-        bytes.append(UInt8(ascii: "["))
+        write(UInt8(ascii: "["))
         needsComma = false
     }
 
     public mutating func endArray() {
-        bytes.append(UInt8(ascii: "]"))
+        write(UInt8(ascii: "]"))
         needsComma = true
     }
 
     /// Opens an object as the next element of an array.
     public mutating func beginArrayObject() {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
-        bytes.append(UInt8(ascii: "{"))
+        if needsComma { write(UInt8(ascii: ",")) }
+        write(UInt8(ascii: "{"))
         needsComma = false
     }
 
     /// Opens an object as the value of the last key.
     public mutating func beginNestedObject() {
-        bytes.append(UInt8(ascii: "{"))
+        write(UInt8(ascii: "{"))
         needsComma = false
     }
 
     public mutating func endNestedObject() {
-        bytes.append(UInt8(ascii: "}"))
+        write(UInt8(ascii: "}"))
         needsComma = true
     }
 
@@ -94,18 +163,18 @@ public struct JSONLineWriter {
 
     public mutating func field(_ name: String, _ value: Bool) {
         key(name)
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        write(value ? "true" : "false")
     }
 
     public mutating func field(_ name: StaticString, _ value: UInt64) {
         key(name)
-        appendDecimal(value, to: &bytes)
+        appendDecimal(value)
     }
 
     public mutating func field(_ name: StaticString, _ value: Int64) {
         key(name)
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        appendDecimal(value.magnitude, to: &bytes)
+        if value < 0 { write(UInt8(ascii: "-")) }
+        appendDecimal(value.magnitude)
     }
 
     /// A decimal number with at most three fractional digits (rates,
@@ -118,26 +187,26 @@ public struct JSONLineWriter {
     /// Appends a decimal number with at most three fractional digits.
     public mutating func appendNumber(_ value: Double) {
         guard value.isFinite else {
-            bytes.append(UInt8(ascii: "0"))
+            write(UInt8(ascii: "0"))
             return
         }
         // Not .rounded(): it calls libm's round(), which a static release
         // link does not resolve.
         let thousandths = value.magnitude * 1000 + 0.5
         guard thousandths < 1e18 else {
-            appendDecimal(UInt64(1e18) / 1000, to: &bytes)
+            appendDecimal(UInt64(1e18) / 1000)
             return
         }
         let scaled = UInt64(thousandths)
-        if value < 0 && scaled != 0 { bytes.append(UInt8(ascii: "-")) }
-        appendDecimal(scaled / 1000, to: &bytes)
+        if value < 0 && scaled != 0 { write(UInt8(ascii: "-")) }
+        appendDecimal(scaled / 1000)
         let fraction = scaled % 1000
         if fraction != 0 {
-            bytes.append(UInt8(ascii: "."))
+            write(UInt8(ascii: "."))
             var digits = fraction
             var divisor: UInt64 = 100
             while digits != 0 {
-                bytes.append(UInt8(ascii: "0") &+ UInt8(digits / divisor))
+                write(UInt8(ascii: "0") &+ UInt8(digits / divisor))
                 digits %= divisor
                 divisor /= 10
             }
@@ -147,17 +216,17 @@ public struct JSONLineWriter {
     /// A number written as a JSON string ("value":"3" in the seed's line).
     public mutating func field(_ name: StaticString, decimalString value: UInt64) {
         key(name)
-        bytes.append(UInt8(ascii: "\""))
-        appendDecimal(value, to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        write(UInt8(ascii: "\""))
+        appendDecimal(value)
+        write(UInt8(ascii: "\""))
     }
 
     /// A string known to need no escaping (names from fixed tables).
     public mutating func field(_ name: StaticString, plain value: StaticString) {
         key(name)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
-        bytes.append(UInt8(ascii: "\""))
+        write(UInt8(ascii: "\""))
+        write(value)
+        write(UInt8(ascii: "\""))
     }
 
     public mutating func field(_ name: StaticString, _ value: String) {
@@ -167,9 +236,9 @@ public struct JSONLineWriter {
 
     public mutating func field(_ name: StaticString, _ value: IPAddress) {
         key(name)
-        bytes.append(UInt8(ascii: "\""))
-        value.appendText(to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        write(UInt8(ascii: "\""))
+        value.appendText(to: &self)
+        write(UInt8(ascii: "\""))
     }
 
     public mutating func field(_ name: StaticString, _ value: Command) {
@@ -179,17 +248,17 @@ public struct JSONLineWriter {
 
     public mutating func field(_ name: StaticString, _ value: Bool) {
         key(name)
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        write(value ? "true" : "false")
     }
 
     /// The text between `prefix` and `suffix` is written as is (an entity id
     /// like network-pid-1024): both are plain ASCII.
     public mutating func field(_ name: StaticString, prefix: StaticString, number: UInt64) {
         key(name)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
-        appendDecimal(number, to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        write(UInt8(ascii: "\""))
+        write(prefix)
+        appendDecimal(number)
+        write(UInt8(ascii: "\""))
     }
 
     /// Appends a JSON string value (after `key`).
@@ -200,39 +269,67 @@ public struct JSONLineWriter {
 
     /// Writes `text` as a JSON string. Bytes that are not valid UTF-8 (a
     /// comm is raw kernel bytes) are written as \u00XX, so every line is
-    /// valid JSON and nothing is silently lost.
+    /// valid JSON and nothing is silently lost. Runs of bytes that need no
+    /// escaping are copied whole.
     mutating func appendEscaped(_ text: UnsafeRawBufferPointer) {
-        bytes.append(UInt8(ascii: "\""))
+        write(UInt8(ascii: "\""))
         var index = 0
+        var runStart = 0
+        func flushRun(_ writer: inout JSONLineWriter) {
+            if index > runStart, let address = text.baseAddress { writer.write(address + runStart, count: index - runStart) }
+        }
         while index < text.count {
             let byte = text[index]
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20: appendUnicodeEscape(byte)
-            case 0x20..<0x80: bytes.append(byte)
-            default:
+            if byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                index += 1
+                continue
+            }
+            if byte >= 0x80 {
                 let length = validUTF8SequenceLength(text, at: index)
-                if length == 0 {
-                    appendUnicodeEscape(byte)
-                } else {
-                    bytes.append(contentsOf: text[index..<index + length])
+                if length > 0 {
                     index += length
                     continue
                 }
             }
+            flushRun(&self)
+            switch byte {
+            case UInt8(ascii: "\""): write("\\\"")
+            case UInt8(ascii: "\\"): write("\\\\")
+            case UInt8(ascii: "\n"): write("\\n")
+            case UInt8(ascii: "\t"): write("\\t")
+            default: appendUnicodeEscape(byte)
+            }
             index += 1
+            runStart = index
         }
-        bytes.append(UInt8(ascii: "\""))
+        flushRun(&self)
+        write(UInt8(ascii: "\""))
     }
 
     private mutating func appendUnicodeEscape(_ byte: UInt8) {
         let digits: StaticString = "0123456789abcdef"
-        bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-        bytes.append(digits.utf8Start[Int(byte >> 4)])
-        bytes.append(digits.utf8Start[Int(byte & 0xf)])
+        write("\\u00")
+        write(digits.utf8Start[Int(byte >> 4)])
+        write(digits.utf8Start[Int(byte & 0xf)])
+    }
+
+    /// Appends `value` in decimal.
+    mutating func appendDecimal(_ value: UInt64) {
+        if value < 10 {
+            write(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes >= 20 digits
+        var count = 0
+        var remaining = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while remaining > 0 {
+                buffer[23 - count] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining % 10)
+                remaining /= 10
+                count += 1
+            }
+            write(buffer.baseAddress! + (24 - count), count: count)
+        }
     }
 }
 

@@ -110,7 +110,7 @@ public struct SocketOwner: Equatable, Sendable {
         /// The task on the CPU (fallback hooks: may be wrong in softirq).
         case currentTask = 3
 
-        public var name: String {
+        public var name: StaticString {
             switch self {
             case .none: "none"
             case .socket: "socket"
@@ -185,7 +185,7 @@ public struct Command: Equatable, Hashable, Sendable, CustomStringConvertible {
 public enum RetransmitCause: UInt8, Sendable, CaseIterable {
     case unknown = 0, rto = 1, fastRetransmit = 2, tailLossProbe = 3, syn = 4, synAck = 5, other = 6
 
-    public var name: String {
+    public var name: StaticString {
         switch self {
         case .unknown: "unknown"
         case .rto: "rto"
@@ -202,7 +202,7 @@ public enum RetransmitCause: UInt8, Sendable, CaseIterable {
 public enum CongestionState: UInt8, Sendable, CaseIterable {
     case open = 0, disorder = 1, cwr = 2, recovery = 3, loss = 4
 
-    public var name: String {
+    public var name: StaticString {
         switch self {
         case .open: "open"
         case .disorder: "disorder"

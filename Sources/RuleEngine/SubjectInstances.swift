@@ -125,7 +125,7 @@ struct ConnectionInstance: SubjectInstance {
         case "rtos": return .number(Double(timeouts))
         case "retransmit_rate": return .number(rate)
         case "backoff": return .number(Double(node.backoff))
-        case "ca_state": return .string(node.congestionState.name)
+        case "ca_state": return .string(node.congestionState.name.description)
         case "quiet": return .number(quietSeconds)
         case "window": return .number(windowSeconds)
         default: return .missing

@@ -87,7 +87,7 @@ extension StateGraph {
             line.field("sport", UInt64(c.localPort))
             line.field("daddr", c.remoteAddress)
             line.field("dport", UInt64(c.remotePort))
-            line.field("ca_state", connection.congestionState.name)
+            line.field("ca_state", plain: connection.congestionState.name)
             line.field("backoff", UInt64(connection.backoff))
             line.endNestedObject()
         }

@@ -70,9 +70,7 @@ public struct StateGraph: Sendable {
         case .congestionState:
             let key = Self.connectionKey(event)
             guard connections[key] != nil else { return }
-            connections[key]!.congestionState = event.congestionState
-            connections[key]!.backoff = event.backoff
-            connections[key]!.lastEvidence = now
+            Self.recordState(event, at: now, on: &connections[key]!)
         case .processExit:
             removeProcess(event.owner.pid, reason: .processExit, changes: &changes)
         case .drop:
@@ -82,57 +80,80 @@ public struct StateGraph: Sendable {
 
     private mutating func recordRetransmit(_ event: ProbeEvent, changes: inout [GraphChange]) {
         let pid = event.owner.pid
-        let sent = event.error == 0
-        let timeout = sent && event.cause == .rto
-        let peer = event.connection.remoteAddress
-        let window = configuration.windowSeconds
-
         if processes[pid] == nil {
             if processes.count >= configuration.maximumProcesses { evictOldestProcess(changes: &changes) }
             processes[pid] = ProcessNode(pid: pid, command: event.owner.command,
                                          cgroupID: event.owner.cgroupID, lastSeen: now)
         }
-        processes[pid]!.command = event.owner.command
-        processes[pid]!.cgroupID = event.owner.cgroupID
-        processes[pid]!.lastSeen = now
-
         let key = Self.connectionKey(event)
         if connections[key] == nil {
             if connections.count >= configuration.maximumConnections { evictOldestConnection() }
+            let window = configuration.windowSeconds
             connections[key] = ConnectionNode(
                 cookie: key, pid: pid, connection: event.connection, congestionState: event.congestionState,
                 backoff: event.backoff, lastEvidence: now,
                 segments: SlidingWindow(seconds: window), timeouts: SlidingWindow(seconds: window))
         }
-        connections[key]!.connection = event.connection
-        connections[key]!.congestionState = event.congestionState
-        connections[key]!.backoff = event.backoff
-        connections[key]!.lastEvidence = now
-        if sent { connections[key]!.segments.add(event.segments, at: now) }
-        if timeout { connections[key]!.timeouts.add(1, at: now) }
+        // In place, through the dictionaries' modify accessors: copying a
+        // node out and back would copy its windows on every event.
+        Self.record(event, at: now, on: &connections[key]!)
+        let added = Self.record(event, connection: key, at: now, on: &processes[pid]!, configuration: configuration)
+        if added.network { changes.append(change(.added, processes[pid]!.network!, of: pid)) }
+        if added.peer { changes.append(change(.added, processes[pid]!.peers[event.connection.remoteAddress]!, of: pid)) }
+    }
 
-        func strengthen(_ edge: inout WaitsOnEdge) {
-            edge.lastEvidence = now
-            edge.latestPeer = peer
-            edge.backoff = event.backoff
-            if sent { edge.segments.add(event.segments, at: now) } else { edge.failures.add(event.segments, at: now) }
-            if timeout { edge.timeouts.add(1, at: now) }
-            if edge.connections.count < configuration.maximumConnectionsPerEdge { edge.connections.insert(key) }
+    private static func recordState(_ event: ProbeEvent, at now: UInt64, on connection: inout ConnectionNode) {
+        connection.congestionState = event.congestionState
+        connection.backoff = event.backoff
+        connection.lastEvidence = now
+    }
+
+    private static func record(_ event: ProbeEvent, at now: UInt64, on connection: inout ConnectionNode) {
+        connection.connection = event.connection
+        connection.congestionState = event.congestionState
+        connection.backoff = event.backoff
+        connection.lastEvidence = now
+        guard event.error == 0 else { return }
+        connection.segments.add(event.segments, at: now)
+        if event.cause == .rto { connection.timeouts.add(1, at: now) }
+    }
+
+    /// Strengthens (creating if needed) the process's edges to the network
+    /// and to the event's peer; says which were created.
+    private static func record(_ event: ProbeEvent, connection key: UInt64, at now: UInt64,
+                               on process: inout ProcessNode,
+                               configuration: GraphConfiguration) -> (network: Bool, peer: Bool) {
+        let peer = event.connection.remoteAddress
+        process.command = event.owner.command
+        process.cgroupID = event.owner.cgroupID
+        process.lastSeen = now
+        let newNetwork = process.network == nil
+        if newNetwork {
+            process.network = WaitsOnEdge(pid: process.pid, target: .network(pid: process.pid), at: now,
+                                          window: configuration.windowSeconds, peer: peer)
         }
+        strengthen(&process.network!, with: event, connection: key, at: now, configuration: configuration)
+        let newPeer = process.peers[peer] == nil
+        if newPeer {
+            process.peers[peer] = WaitsOnEdge(pid: process.pid, target: .peer(peer), at: now,
+                                              window: configuration.windowSeconds, peer: peer)
+        }
+        strengthen(&process.peers[peer]!, with: event, connection: key, at: now, configuration: configuration)
+        return (newNetwork, newPeer)
+    }
 
-        var network = processes[pid]!.network
-            ?? WaitsOnEdge(pid: pid, target: .network(pid: pid), at: now, window: window, peer: peer)
-        let networkIsNew = processes[pid]!.network == nil
-        strengthen(&network)
-        processes[pid]!.network = network
-        if networkIsNew { changes.append(change(.added, network, of: pid)) }
-
-        var peerEdge = processes[pid]!.peers[peer]
-            ?? WaitsOnEdge(pid: pid, target: .peer(peer), at: now, window: window, peer: peer)
-        let peerIsNew = processes[pid]!.peers[peer] == nil
-        strengthen(&peerEdge)
-        processes[pid]!.peers[peer] = peerEdge
-        if peerIsNew { changes.append(change(.added, peerEdge, of: pid)) }
+    private static func strengthen(_ edge: inout WaitsOnEdge, with event: ProbeEvent, connection key: UInt64,
+                                   at now: UInt64, configuration: GraphConfiguration) {
+        edge.lastEvidence = now
+        edge.latestPeer = event.connection.remoteAddress
+        edge.backoff = event.backoff
+        if event.error == 0 {
+            edge.segments.add(event.segments, at: now)
+            if event.cause == .rto { edge.timeouts.add(1, at: now) }
+        } else {
+            edge.failures.add(event.segments, at: now)
+        }
+        if edge.connections.count < configuration.maximumConnectionsPerEdge { edge.connections.insert(key) }
     }
 
     // MARK: Time

@@ -3,18 +3,18 @@ import ProbeEvents
 /// The ProbeEvents enums the encoder writes by their `name`, so a trace
 /// can be read back by looking the name up among all the values.
 protocol NamedValue {
-    var name: String { get }
+    var name: StaticString { get }
     /// Every value, in declaration order (for lookups and messages).
     static var namedValues: [Self] { get }
 }
 
 extension NamedValue {
     static func named(_ name: String) -> Self? {
-        namedValues.first { $0.name == name }
+        namedValues.first { $0.name.description == name }
     }
 
     static var allNames: String {
-        namedValues.map(\.name).joined(separator: ", ")
+        namedValues.map(\.name.description).joined(separator: ", ")
     }
 }
 
