@@ -72,6 +72,7 @@ let package = Package(
         .target(name: "RuleLanguage", dependencies: ["CYAML"]),
         .testTarget(name: "RuleLanguageTests", dependencies: ["RuleLanguage"]),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat", "ProbeEvents"]),
+        .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "RuleLanguage", "StateGraph", "ProbeEvents"]),
         .testTarget(name: "StateGraphTests", dependencies: ["StateGraph", "ProbeEvents"]),
         .testTarget(
             name: "EndToEndTests",

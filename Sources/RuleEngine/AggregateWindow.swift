@@ -51,7 +51,11 @@ struct AggregateWindow {
         }
     }
 
-    var isEmpty: Bool { counts.allSatisfy { $0 == 0 } }
+    /// No event within the window ending at `time`.
+    mutating func isEmpty(at time: UInt64) -> Bool {
+        advance(to: time)
+        return counts.allSatisfy { $0 == 0 }
+    }
 
     private mutating func advance(to time: UInt64) {
         let bucket = time / bucketNanoseconds

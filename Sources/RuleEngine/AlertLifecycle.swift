@@ -14,8 +14,10 @@ struct AlertLifecycle {
     /// `for` is how long the condition must hold before firing;
     /// `keepFiring` how long a firing alert outlives its condition.
     mutating func update(holds: Bool, at time: UInt64, for hold: UInt64, keepFiring: UInt64) -> Transition? {
+        // Evaluations may come slightly out of time order (records from
+        // different CPUs): an earlier time counts as no time elapsed.
         if holds {
-            lastHeld = time
+            lastHeld = max(lastHeld, time)
             switch phase {
             case .inactive:
                 pendingSince = time
@@ -34,14 +36,18 @@ struct AlertLifecycle {
             phase = .inactive
             return nil
         case .firing:
-            guard time &- lastHeld >= keepFiring else { return nil }
+            guard elapsed(since: lastHeld, at: time) >= keepFiring else { return nil }
             phase = .inactive
             return .resolved
         }
     }
 
+    private func elapsed(since start: UInt64, at time: UInt64) -> UInt64 {
+        time > start ? time - start : 0
+    }
+
     private mutating func fireIfDue(at time: UInt64, hold: UInt64) -> Transition? {
-        guard time &- pendingSince >= hold else { return nil }
+        guard elapsed(since: pendingSince, at: time) >= hold else { return nil }
         phase = .firing
         firingSince = time
         return .firing

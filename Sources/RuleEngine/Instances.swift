@@ -9,9 +9,11 @@ struct Instances {
     var connections: [ConnectionInstance] = []
     var kernelDrops: [KernelDropsInstance] = []
 
-    init(graph: StateGraph, drops: inout [AlertEntity: SlidingWindow], at time: UInt64) {
+    /// Builds the instances of the subjects in `needed` only.
+    init(graph: StateGraph, drops: inout [AlertEntity: SlidingWindow], at time: UInt64, needed: Set<Subject>) {
         var peersByAddress: [IPAddress: PeerInstance] = [:]
-        for pid in graph.processes.keys.sorted() {
+        let needsPeers = needed.contains(.peer) || needed.contains(.waitsOnNetwork)
+        for pid in graph.processes.keys.sorted() where needsPeers {
             let process = graph.processes[pid]!
             for (address, edge) in process.peers {
                 var edge = edge
@@ -26,7 +28,7 @@ struct Instances {
                 peersByAddress[address] = peer
             }
         }
-        for pid in graph.processes.keys.sorted() {
+        for pid in graph.processes.keys.sorted() where needed.contains(.waitsOnNetwork) {
             let process = graph.processes[pid]!
             guard var edge = process.network else { continue }
             let figures = edge.figures(at: time)
@@ -35,7 +37,7 @@ struct Instances {
                 peerWaiters: peersByAddress[edge.latestPeer]?.waiters ?? 0))
         }
         peers = peersByAddress.values.sorted { ($0.address.high, $0.address.low) < ($1.address.high, $1.address.low) }
-        for cookie in graph.connections.keys.sorted() {
+        for cookie in graph.connections.keys.sorted() where needed.contains(.connection) {
             var node = graph.connections[cookie]!
             let counts = node.counts(at: time)
             connections.append(ConnectionInstance(
@@ -44,7 +46,7 @@ struct Instances {
                 quietSeconds: Double(time &- node.lastEvidence) / 1e9,
                 windowSeconds: graph.configuration.windowSeconds))
         }
-        for entity in drops.keys.sorted(by: { $0.description < $1.description }) {
+        for entity in drops.keys.sorted(by: { $0.description < $1.description }) where needed.contains(.kernelDrops) {
             let count = drops[entity]!.total(at: time)
             guard count > 0, case .kernelDrops(let netns, let reason) = entity else {
                 drops[entity] = nil

@@ -44,9 +44,16 @@ public final class RuleEngine {
         var windows: [AggregateWindow]
         var lastEvent: ProbeEvent?
         var lastSeen: UInt64
+        /// What the last evaluation with a subject saw: a resolved line
+        /// whose subject is gone reports these.
+        var lastPid: UInt32 = 0
+        var lastValue = Value.missing
+        var lastEvidence: [(name: String, value: Value)] = []
     }
 
     private var rules: [PreparedRule]
+    /// The graph subjects some rule is about: only those are built per tick.
+    private let neededSubjects: Set<Subject>
     private var reasons: [UInt32: String]
     private let context = RuleContext()
     private var drops: [AlertEntity: SlidingWindow] = [:]
@@ -64,6 +71,7 @@ public final class RuleEngine {
                 keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
                 evidenceFields: subject.fields.keys.sorted())
         }
+        neededSubjects = Set(self.rules.map(\.subject))
     }
 
     /// Names a drop reason code this engine did not know (replays).
@@ -82,7 +90,8 @@ public final class RuleEngine {
     /// event-subject rules it concerns.
     public func observe(_ event: ProbeEvent, alerts: inout [Alert]) {
         let time = event.monotonicNanoseconds
-        if event.kind == .drop, let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
+        if event.kind == .drop, neededSubjects.contains(.kernelDrops),
+           let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
             drops[entity, default: SlidingWindow(seconds: dropWindowSeconds)].add(1, at: time)
         }
         for index in rules.indices {
@@ -91,8 +100,7 @@ public final class RuleEngine {
             guard isSubject || !rules[index].rule.aggregates.isEmpty,
                   let entity = AlertEntity.of(event, for: subject, reasons: reasons) else { continue }
             if rules[index].entities[entity] == nil {
-                guard isSubject || makeRoom(in: index) else { continue }
-                if isSubject { _ = makeRoom(in: index) }
+                guard makeRoom(in: index) else { continue }
                 rules[index].entities[entity] = EntityState(
                     windows: rules[index].rule.aggregates.map(AggregateWindow.init), lastSeen: time)
             }
@@ -132,7 +140,7 @@ public final class RuleEngine {
     /// holds, and re-evaluates pending and firing alerts whose subject is
     /// gone (which resolves them).
     public func evaluate(graph: StateGraph, at time: UInt64, alerts: inout [Alert]) {
-        let instances = Instances(graph: graph, drops: &drops, at: time)
+        let instances = Instances(graph: graph, drops: &drops, at: time, needed: neededSubjects)
         for index in rules.indices {
             var seen: Set<AlertEntity> = []
             switch rules[index].subject {
@@ -141,6 +149,9 @@ public final class RuleEngine {
             case .connection: for instance in instances.connections { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
             case .kernelDrops: for instance in instances.kernelDrops { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
             case .event:
+                // A condition over one event holds at that event only; with
+                // windowed aggregates it is re-checked as the windows decay.
+                guard !rules[index].rule.aggregates.isEmpty else { break }
                 for (entity, state) in rules[index].entities.sorted(by: { $0.key.description < $1.key.description })
                 where state.lifecycle.phase != .inactive {
                     guard let event = state.lastEvent else { continue }
@@ -181,26 +192,36 @@ public final class RuleEngine {
 
     private func update(_ index: Int, entity: AlertEntity, holds: Bool, at time: UInt64,
                         instance: (any SubjectInstance)?, alerts: inout [Alert]) {
-        let prepared = rules[index]
-        guard let transition = rules[index].entities[entity]!.lifecycle.update(
-            holds: holds, at: time, for: prepared.holdNanoseconds, keepFiring: prepared.keepFiringNanoseconds)
-        else { return }
-        let lifecycle = rules[index].entities[entity]!.lifecycle
-        let rule = prepared.rule
-        // A subject that is gone leaves its last known figures out: the
-        // resolved line says only that the condition no longer holds.
-        var evidence: [(name: String, value: Value)] = []
-        var value = Value.missing
-        var message = "\(rule.name) no longer holds for \(entity)"
+        // Fields one by one: a copy of rules[index] would hold a second
+        // reference to its entity table and make every change copy it.
+        let rule = rules[index].rule
         if let instance {
-            evidence = prepared.evidenceFields.map { ($0, instance.value($0)) }
-            value = rule.value?.evaluate(context) ?? rule.fieldNames.first.map { instance.value($0) } ?? .missing
-            message = rule.message.render(context)
+            rules[index].entities[entity]!.lastPid = instance.pid
         }
+        guard let transition = rules[index].entities[entity]!.lifecycle.update(
+            holds: holds, at: time, for: rules[index].holdNanoseconds, keepFiring: rules[index].keepFiringNanoseconds)
+        else {
+            if holds, let instance { remember(instance, rule: rule, in: index, entity: entity) }
+            return
+        }
+        if let instance { remember(instance, rule: rule, in: index, entity: entity) }
+        let state = rules[index].entities[entity]!
+        // A subject that is gone: its last known figures, and a message
+        // saying the condition no longer holds.
+        let message = instance == nil ? "\(rule.name) no longer holds for \(entity)" : rule.message.render(context)
         alerts.append(Alert(
             state: transition == .firing ? .firing : .resolved, time: time,
-            onset: lifecycle.pendingSince, rule: rule.name, severity: rule.severity, labels: rule.labels,
-            entity: entity, pid: instance?.pid ?? entity.pid, value: value, message: message, evidence: evidence))
+            onset: state.lifecycle.pendingSince, rule: rule.name, severity: rule.severity, labels: rule.labels,
+            entity: entity, pid: state.lastPid, value: state.lastValue, message: message,
+            evidence: state.lastEvidence))
+    }
+
+    /// Keeps the figures of an evaluation that had its subject (the context
+    /// is loaded with it).
+    private func remember(_ instance: some SubjectInstance, rule: CompiledRule, in index: Int, entity: AlertEntity) {
+        rules[index].entities[entity]!.lastValue =
+            rule.value?.evaluate(context) ?? rule.fieldNames.first.map { instance.value($0) } ?? .missing
+        rules[index].entities[entity]!.lastEvidence = rules[index].evidenceFields.map { ($0, instance.value($0)) }
     }
 
     /// Makes room for one more entity of rule `index`; false when every
@@ -221,7 +242,7 @@ public final class RuleEngine {
     /// Drops inactive entities whose windows have emptied.
     private func forgetIdle(in index: Int, at time: UInt64) {
         for (entity, var state) in rules[index].entities where state.lifecycle.phase == .inactive {
-            if state.windows.indices.allSatisfy({ state.windows[$0].value(at: time) == 0 || state.windows[$0].isEmpty }) {
+            if state.windows.indices.allSatisfy({ state.windows[$0].isEmpty(at: time) }) {
                 rules[index].entities[entity] = nil
             } else {
                 rules[index].entities[entity] = state

@@ -31,7 +31,8 @@ public enum AlertEntity: Hashable, Sendable, CustomStringConvertible {
         case .peer:
             return event.connection.family == .unspecified ? nil : .peer(event.connection.remoteAddress)
         case .connection:
-            return event.socketCookie == 0 ? nil : .connection(event.socketCookie)
+            guard event.connection.family != .unspecified else { return nil }
+            return .connection(StateGraph.connectionKey(event))
         case .kernelDrops:
             guard event.kind == .drop else { return nil }
             return .kernelDrops(netns: event.networkNamespace, reason: reasons[event.dropReason] ?? "UNKNOWN_\(event.dropReason)")

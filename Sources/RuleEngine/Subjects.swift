@@ -88,8 +88,11 @@ enum EventFields {
         case "comm": return .string(owner.command.description)
         case "attribution": return .string(owner.source.name.description)
         case "value", "segments":
+            // `value` as on the event's line: segments for retransmits, 1
+            // for the others, which have no segments.
             let isRetransmit = event.kind == .retransmit || event.kind == .synAckRetransmit
-            return .number(isRetransmit ? Double(event.segments) : 1)
+            if isRetransmit { return .number(Double(event.segments)) }
+            return name == "value" ? .number(1) : .missing
         case "cause": return .string(event.cause.name.description)
         case "ca_state": return .string(event.congestionState.name.description)
         case "previous_ca_state": return .string(event.previousCongestionState.name.description)

@@ -275,7 +275,7 @@ public struct StateGraph: Sendable {
     /// none, so the netns and 5-tuple stand in, folded into 64 bits with
     /// FNV-1a (deterministic, unlike Hasher, so replays agree) and the top
     /// bit set to keep clear of real cookies.
-    static func connectionKey(_ event: ProbeEvent) -> UInt64 {
+    public static func connectionKey(_ event: ProbeEvent) -> UInt64 {
         if event.socketCookie != 0 { return event.socketCookie }
         let c = event.connection
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

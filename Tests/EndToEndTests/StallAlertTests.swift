@@ -24,7 +24,7 @@ final class StallAlertTests: XCTestCase {
                                      testCase: self)
         func train(_ port: Int) throws -> (process: LabProcess, pid: Int) {
             let process = try lab.spawn(inSender: true, ["train", "--to", lab.receiverIPv4, "--port", String(port),
-                                                         "--chunk", String(chunk), "--seconds", "19"])
+                                                         "--chunk", String(chunk), "--seconds", "60"])
             return (process, try XCTUnwrap(process.readJSON(timeout: 10).int("pid")))
         }
         let trainers = [try train(stalledPort), try train(stalledPort)]
@@ -40,7 +40,17 @@ final class StallAlertTests: XCTestCase {
         usleep(5_000_000)                                   // heavy loss: a stall
         try lab.clearDrops()
         let recovery = now()
-        for trainer in trainers + [bystander] { _ = try trainer.process.readJSON(timeout: 60) }
+        // Healthy again: wait (while the trainers keep training) until both
+        // stalled trainers' alerts resolve, at most 20 s.
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let resolved = agent.lines().filter {
+                $0.eventType == "alert" && $0.string("rule") == "workload-stalled" && $0.string("state") == "resolved"
+            }
+            if Set(resolved.map(\.pid)) == Set(trainers.map(\.pid)) { break }
+            usleep(200_000)
+        }
+        usleep(1_500_000)  // and a little longer: nothing else may page
         XCTAssertEqual(agent.stop(), 0)
 
         let alerts = agent.lines().filter { $0.eventType == "alert" }
