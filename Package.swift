@@ -53,7 +53,7 @@ let package = Package(
         .plugin(name: "ShippedRulesPlugin", capability: .buildTool(), dependencies: ["rules-embed"]),
         .executableTarget(
             name: "ark-probe",
-            dependencies: ["Agent", "KernelProbe", "ProbeEvents", "RuleEngine", "RuleLanguage"],
+            dependencies: ["Agent", "KernelProbe", "ProbeEvents", "RuleEngine", "RuleLanguage", "RuleTesting"],
             path: "Sources/ArkProbeCLI",
             plugins: ["ShippedRulesPlugin"]
         ),
@@ -74,6 +74,8 @@ let package = Package(
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat", "ProbeEvents"]),
         .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "RuleLanguage", "StateGraph", "ProbeEvents"]),
         .testTarget(name: "StateGraphTests", dependencies: ["StateGraph", "ProbeEvents"]),
+        .target(name: "RuleTesting", dependencies: ["Agent", "RuleEngine", "RuleLanguage", "TraceFormat", "ProbeEvents", "StateGraph"]),
+        .testTarget(name: "RuleTestingTests", dependencies: ["RuleTesting"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["ark-probe", "ark-lab-traffic"]
