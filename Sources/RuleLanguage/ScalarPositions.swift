@@ -7,7 +7,9 @@
 /// (`>`) and multi-line flow scalars made of ordinary text. A YAML escape that
 /// produces a different character (`\n`, `\t`, `\x41` in a double-quoted
 /// scalar) cannot be matched: it is placed at the first character not yet
-/// matched, and the rest of the value stays exact.
+/// matched, and the rest of the value stays exact. (The search for a match
+/// stops at a double-quoted scalar's closing quote: an escaped "\n" must not
+/// match the line break after the scalar.)
 func sourceMarks(ofScalar value: [Unicode.Scalar], style: ScalarStyle, start: SourceMark,
                  in source: SourceText) -> [SourceMark] {
     // A block scalar's text starts on the line after its indicator (which may
@@ -15,7 +17,8 @@ func sourceMarks(ofScalar value: [Unicode.Scalar], style: ScalarStyle, start: So
     let from = style == .literal || style == .folded ? SourceMark(line: start.line + 1, column: 1) : start
     // An empty quoted value "ends" just inside its opening quote.
     let isQuoted = style == .singleQuoted || style == .doubleQuoted
-    var aligner = ScalarAligner(characters: source.characters(from: from), fallback: isQuoted ? from.advanced : from)
+    var aligner = ScalarAligner(characters: source.characters(from: from), fallback: isQuoted ? from.advanced : from,
+                                stopsAtClosingQuote: style == .doubleQuoted)
     var marks = value.map { aligner.mark(of: $0) }
     marks.append(aligner.endMark)
     return marks
@@ -31,10 +34,17 @@ private struct ScalarAligner {
     var buffer: [(Unicode.Scalar, SourceMark)] = []
     var cursor = 0
     var endMark: SourceMark
+    /// A double-quoted scalar: the characters end before its closing quote
+    /// (the first '"' after the opening one that is not escaped).
+    let stopsAtClosingQuote: Bool
+    private var isOpen = false
+    private var isEscaping = false
+    private var isClosed = false
 
-    init(characters: SourceCharacters, fallback: SourceMark) {
+    init(characters: SourceCharacters, fallback: SourceMark, stopsAtClosingQuote: Bool) {
         self.characters = characters
         endMark = fallback
+        self.stopsAtClosingQuote = stopsAtClosingQuote
     }
 
     mutating func mark(of character: Unicode.Scalar) -> SourceMark {
@@ -61,7 +71,20 @@ private struct ScalarAligner {
 
     private subscript(index: Int) -> (Unicode.Scalar, SourceMark)? {
         mutating get {
-            while buffer.count <= index, let next = characters.next() { buffer.append(next) }
+            while buffer.count <= index, !isClosed, let next = characters.next() {
+                if stopsAtClosingQuote {
+                    if isEscaping {
+                        isEscaping = false
+                    } else if next.0 == "\\" {
+                        isEscaping = true
+                    } else if next.0 == "\"" && isOpen {
+                        isClosed = true
+                        break
+                    }
+                    isOpen = true
+                }
+                buffer.append(next)
+            }
             return index < buffer.count ? buffer[index] : nil
         }
     }
