@@ -80,5 +80,16 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: ["ark-probe", "ark-lab-traffic"]
         ),
+        // Fuzzing the parsers (Tests/Fuzz/README.md): one harness, three libFuzzer
+        // executables (scripts/fuzz builds them with -DFUZZING), and the corpus replayed as a test.
+        .target(
+            name: "FuzzHarness",
+            dependencies: ["RuleEngine", "RuleLanguage", "StateGraph", "ProbeEvents", "TraceFormat"],
+            path: "Tests/Fuzz/Harness"
+        ),
+        .executableTarget(name: "fuzz-rule-loader", dependencies: ["FuzzHarness"], path: "Tests/Fuzz/fuzz-rule-loader"),
+        .executableTarget(name: "fuzz-expression", dependencies: ["FuzzHarness"], path: "Tests/Fuzz/fuzz-expression"),
+        .executableTarget(name: "fuzz-trace-reader", dependencies: ["FuzzHarness"], path: "Tests/Fuzz/fuzz-trace-reader"),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzHarness"]),
     ]
 )
