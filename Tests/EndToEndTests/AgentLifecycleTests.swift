@@ -84,6 +84,25 @@ final class AgentLifecycleTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("setcap cap_bpf,cap_perfmon+ep"), result.stderr)
     }
 
+    /// README's claim: root is not needed; CAP_BPF and CAP_PERFMON are.
+    func testCAP_BPFAndCAP_PERFMONAloneLoadTheWholeProbe() throws {
+        try requireRoot()
+        guard let setpriv = NamespaceLab.findTool("setpriv") else { throw XCTSkip("setpriv (util-linux) not found") }
+        // A copy nobody can execute, wherever the build directory is.
+        let copy = "/tmp/ark-probe-capabilities-\(getpid())"
+        defer { unlink(copy) }
+        try FileManager.default.copyItem(atPath: try binary().path, toPath: copy)
+        chmod(copy, 0o755)
+        let result = try NamespaceLab.run([setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                           "--inh-caps=-all,+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon",
+                                           copy, "run", "--duration", "1"], check: false)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains(#""event_type":"probe.started""#), result.stdout)
+        XCTAssertTrue(result.stdout.contains(#""value":"tp_btf""#), result.stdout)
+        XCTAssertTrue(result.stdout.contains(#""attribution":"socket-owner""#), result.stdout)
+        XCTAssertTrue(result.stderr.contains("claim_existing_sockets -> iter/task_file (ran once)"), result.stderr)
+    }
+
     func testUsageErrorsSayWhatToDoInstead() throws {
         let table: [([String], String)] = [
             (["run", "--bogus"], "unknown option '--bogus'; see 'ark-probe run --help'"),
