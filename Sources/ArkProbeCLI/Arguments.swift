@@ -32,11 +32,15 @@ struct ArgumentReader {
 
     var isEmpty: Bool { remaining.isEmpty }
 
-    /// The next argument if it is not an option (a file name, say).
-    mutating func nextPositional() -> String? {
-        guard let argument = remaining.first, !argument.hasPrefix("-") || argument == "-" else { return nil }
-        remaining.removeFirst()
-        return argument
+    /// The next option, after moving the arguments before it that are not
+    /// options (file names, say) into `positionals`.
+    mutating func nextOption(collecting positionals: inout [String]) throws(UsageError)
+        -> (name: String, inlineValue: String?)? {
+        while let argument = remaining.first, !argument.hasPrefix("-") || argument == "-" {
+            positionals.append(argument)
+            remaining.removeFirst()
+        }
+        return try nextOption()
     }
 
     /// The next argument, if it is an option: its name and inline value.

@@ -31,12 +31,7 @@ struct CheckCommand: Subcommand {
     var json = false
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
-        while !arguments.isEmpty {
-            if let path = arguments.nextPositional() {
-                paths.append(path)
-                continue
-            }
-            guard let (name, _) = try arguments.nextOption() else { break }
+        while let (name, _) = try arguments.nextOption(collecting: &paths) {
             switch name {
             case "--json": json = true
             default: throw arguments.unknown(name)

@@ -34,12 +34,7 @@ struct GraphCommand: Subcommand {
     var capture = CaptureOptions()
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
-        while !arguments.isEmpty {
-            if let trace = arguments.nextPositional() {
-                traces.append(trace)
-                continue
-            }
-            guard let (name, inline) = try arguments.nextOption() else { break }
+        while let (name, inline) = try arguments.nextOption(collecting: &traces) {
             if try capture.parse(name, inline, &arguments) { continue }
             switch name {
             case "--format":

@@ -47,12 +47,7 @@ struct ReplayCommand: Subcommand {
     var rules = RuleOptions()
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
-        while !arguments.isEmpty {
-            if let trace = arguments.nextPositional() {
-                traces.append(trace)
-                continue
-            }
-            guard let (name, inline) = try arguments.nextOption() else { break }
+        while let (name, inline) = try arguments.nextOption(collecting: &traces) {
             if try rules.parse(name, inline, &arguments) { continue }
             switch name {
             case "--output": outputPath = try arguments.value(for: name, inline: inline)

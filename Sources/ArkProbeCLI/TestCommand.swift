@@ -35,12 +35,7 @@ struct TestCommand: Subcommand {
     var junitPath: String?
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
-        while !arguments.isEmpty {
-            if let path = arguments.nextPositional() {
-                paths.append(path)
-                continue
-            }
-            guard let (name, inline) = try arguments.nextOption() else { break }
+        while let (name, inline) = try arguments.nextOption(collecting: &paths) {
             switch name {
             case "--run":
                 let text = try arguments.value(for: name, inline: inline)
