@@ -88,8 +88,7 @@ public struct JSONLineWriter {
     }
 
     public mutating func beginObject() {
-        write(UInt8(ascii: "{"))
-        needsComma = false
+        open(UInt8(ascii: "{"))
     }
 
     public mutating func endLine() {
@@ -124,30 +123,37 @@ public struct JSONLineWriter {
 
     /// Opens an array as the value of the last key.
     public mutating func beginArray() {
-        write(UInt8(ascii: "["))
-        needsComma = false
+        open(UInt8(ascii: "["))
     }
 
     public mutating func endArray() {
-        write(UInt8(ascii: "]"))
-        needsComma = true
+        close(UInt8(ascii: "]"))
     }
 
     /// Opens an object as the next element of an array.
     public mutating func beginArrayObject() {
         if needsComma { write(UInt8(ascii: ",")) }
-        write(UInt8(ascii: "{"))
-        needsComma = false
+        open(UInt8(ascii: "{"))
     }
 
     /// Opens an object as the value of the last key.
     public mutating func beginNestedObject() {
-        write(UInt8(ascii: "{"))
-        needsComma = false
+        open(UInt8(ascii: "{"))
     }
 
     public mutating func endNestedObject() {
-        write(UInt8(ascii: "}"))
+        close(UInt8(ascii: "}"))
+    }
+
+    /// An opening bracket: the first member follows without a comma.
+    private mutating func open(_ bracket: UInt8) {
+        write(bracket)
+        needsComma = false
+    }
+
+    /// A closing bracket: what follows it in its parent needs a comma.
+    private mutating func close(_ bracket: UInt8) {
+        write(bracket)
         needsComma = true
     }
 
