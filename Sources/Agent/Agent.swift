@@ -2,6 +2,7 @@ import CArkProbeRecords
 import CLinux
 import KernelProbe
 import ProbeEvents
+import RuleEngine
 import StateGraph
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,10 @@ public struct AgentConfiguration: Sendable {
     /// Every this many seconds `progress` is called (0: never).
     public var progressIntervalSeconds = 0.0
     public var progress: (@Sendable (AgentProgress) -> Void)?
+    /// Called on the agent's thread with every batch of alerts the rules
+    /// raised or resolved, after their lines are written (e.g. to push them
+    /// to Alertmanager). It must not block.
+    public var alertObserver: (@Sendable ([Alert]) -> Void)?
 
     public init() {}
 }
@@ -84,7 +89,9 @@ public final class Agent {
         self.probe = probe
         self.output = output
         self.configuration = configuration
-        pipeline = Pipeline(options: configuration.pipeline, clock: WallClock.measure(),
+        var pipelineOptions = configuration.pipeline
+        if configuration.alertObserver != nil { pipelineOptions.keepsAlerts = true }
+        pipeline = Pipeline(options: pipelineOptions, clock: WallClock.measure(),
                             dropReasonNames: probe.dropReasonNames)
         identity = AgentIdentity.current()
     }
@@ -136,6 +143,7 @@ public final class Agent {
                     nextLossCheck = WallClock.monotonicNow() + UInt64(configuration.lossCheckIntervalMilliseconds) * 1_000_000
                 }
                 try flush()
+                passAlerts()
                 if progressInterval > 0, let progress = configuration.progress, WallClock.monotonicNow() >= nextProgress {
                     nextProgress += progressInterval
                     progress(AgentProgress(
@@ -151,6 +159,7 @@ public final class Agent {
             writeStopLine(at: end, stop: stop ?? .outputClosed)
             if !configuration.pipeline.writesEvents { writeSummaryLines() }
             try flush()
+            passAlerts()
         } catch {
             guard case .output(.closed) = error else { throw error }
             stop = .outputClosed
@@ -174,6 +183,12 @@ public final class Agent {
         recordsRead += 1
         guard let event = ProbeEvent(record: record) else { return }
         pipeline.process(event)
+    }
+
+    private func passAlerts() {
+        guard let observer = configuration.alertObserver, !pipeline.keptAlerts.isEmpty else { return }
+        observer(pipeline.keptAlerts)
+        pipeline.forgetKeptAlerts()
     }
 
     private func flush() throws(AgentError) {
