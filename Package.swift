@@ -63,6 +63,15 @@ let package = Package(
             dependencies: ["Agent", "ProbeEvents", "RuleEngine", "RuleLanguage", "CArkProbeRecords"],
             path: "benchmarks/PipelineBenchmark"
         ),
+        // Drives the live agent from a bench-only eBPF event source
+        // (live_source.bpf.c, embedded by BPFObjectPlugin) and reads its output.
+        .executableTarget(
+            name: "ark-probe-live-bench",
+            dependencies: ["KernelProbe", "CLibBPF"],
+            path: "benchmarks/LiveBenchmark",
+            exclude: ["live_source.bpf.c"],
+            plugins: ["BPFObjectPlugin"]
+        ),
         // Test-only traffic generator for the namespace lab (not shipped).
         .executableTarget(name: "ark-lab-traffic", path: "Tests/LabTraffic"),
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),

@@ -6,11 +6,12 @@ enum EmbeddedObject {
     }
 }
 
-/// Standard base64 (RFC 4648) decoding, for the embedded object only.
-enum Base64 {
+/// Standard base64 (RFC 4648) decoding, for embedded objects only (public
+/// for the live benchmark's event source, embedded the same way).
+public enum Base64 {
     /// Decodes `text`; nil if it holds a character outside the alphabet or
     /// has a length that is not a multiple of four.
-    static func decode(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+    public static func decode(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard text.count % 4 == 0 else { return nil }
         var output: [UInt8] = []
         output.reserveCapacity(text.count / 4 * 3)
