@@ -1,15 +1,16 @@
 // The live benchmark's tools (benchmarks/live runs them; not shipped):
 //
 //   ark-probe-live-bench drive --seconds S [--rate N] [--agent-pid PID]
-//                              [--consumer-pid PID] [--wait-for-go]
+//                              [--wait-for-go]
 //       Issues getppid() N times a second (0 or absent: flat out) for S
 //       seconds. With --agent-pid, first loads the event source
 //       (live_source.bpf.c) into that running `ark-probe run`'s ring buffer,
 //       so every call becomes a transport retransmit record of this process.
 //       With --wait-for-go, waits for SIGUSR1 first (to let bpftrace attach).
-//       Prints one JSON line: calls issued, rate, the consumer's CPU time
-//       (user+sys, from /proc/PID/task/*/schedstat) from the start to one
-//       second after the end, and the agent's lost-record counter increase.
+//       Exits one second after the last call, so that the consumer's CPU time
+//       taken when it exits includes the tail. Prints one JSON line: calls
+//       issued, rate, its own CPU time, and the increase of the agent's
+//       lost-record counter.
 //
 //   ark-probe-live-bench read --format agent|bpftrace [--ready-file PATH]
 //       Reads the consumer's output on stdin; for every line of the source,
@@ -60,18 +61,6 @@ func directoryEntries(_ path: String) -> [String] {
         if name != "." && name != ".." { names.append(name) }
     }
     return names
-}
-
-/// On-CPU time of every thread of a process, user and system, in ns.
-func processCPUNanoseconds(_ pid: Int32) -> UInt64 {
-    var total: UInt64 = 0
-    for task in directoryEntries("/proc/\(pid)/task") {
-        guard let text = readSmallFile("/proc/\(pid)/task/\(task)/schedstat"),
-              let first = text.split(separator: UInt8(ascii: " ")).first,
-              let value = UInt64(String(decoding: first, as: UTF8.self)) else { continue }
-        total += value
-    }
-    return total
 }
 
 // MARK: - drive
@@ -168,9 +157,6 @@ func drive(_ arguments: [String: String], flags: Set<String>) {
     guard let seconds = arguments["--seconds"].flatMap(Double.init), seconds > 0 else { fail("drive needs --seconds S") }
     let rate = arguments["--rate"].flatMap(Double.init) ?? 0
     let agent = arguments["--agent-pid"].flatMap { Int32($0) }
-    guard let consumer = arguments["--consumer-pid"].flatMap({ Int32($0) }) ?? agent else {
-        fail("drive needs --agent-pid or --consumer-pid")
-    }
     // The name the agent's lines carry (comm) and bpftrace's filter sees.
     _ = "ark-bench-drive".withCString { name in
         let descriptor = open("/proc/thread-self/comm", O_WRONLY)
@@ -196,7 +182,6 @@ func drive(_ arguments: [String: String], flags: Set<String>) {
         sigwait(&set, &received)
     }
     let lostBefore = maps?.lostRecords() ?? 0
-    let cpuBefore = processCPUNanoseconds(consumer)
     var usageBefore = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usageBefore)
     let start = monotonicNanoseconds()
@@ -225,17 +210,16 @@ func drive(_ arguments: [String: String], flags: Set<String>) {
     let elapsed = Double(monotonicNanoseconds() - start) / 1e9
     var usageAfter = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usageAfter)
-    // Let the consumer finish what it was sent, then take its CPU time.
+    // Let the consumer finish what it was sent (it is measured until we exit).
     var pause = timespec(tv_sec: 1, tv_nsec: 0)
     nanosleep(&pause, nil)
-    let cpu = processCPUNanoseconds(consumer) - cpuBefore
     let lost = (maps?.lostRecords() ?? 0) - lostBefore
     withExtendedLifetime(source) {}
     func microseconds(_ time: timeval) -> Int { time.tv_sec * 1_000_000 + time.tv_usec }
     let driverCPU = microseconds(usageAfter.ru_utime) + microseconds(usageAfter.ru_stime)
         - microseconds(usageBefore.ru_utime) - microseconds(usageBefore.ru_stime)
     print("{\"issued\":\(issued),\"seconds\":\(elapsed),\"rate\":\(Int(Double(issued) / elapsed)),"
-          + "\"consumer_cpu_ns\":\(cpu),\"driver_cpu_us\":\(driverCPU)"
+          + "\"driver_cpu_us\":\(driverCPU)"
           + (agent != nil ? ",\"lost\":\(lost)" : "") + "}")
 }
 
@@ -327,7 +311,10 @@ func readOutput(_ arguments: [String: String]) {
             started = true
             if let readyFile {
                 let descriptor = open(readyFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                if descriptor >= 0 { close(descriptor) }
+                if descriptor >= 0 {
+                    _ = write(descriptor, "started\n", 8)
+                    close(descriptor)
+                }
             }
         }
         otherLines += 1
