@@ -86,7 +86,7 @@ public final class Probe {
         }
         self.object = object
         self.links = links
-        ring = try RingBuffer(map: object.map(named: "ark_records"))
+        ring = try RingBuffer(map: object.map(named: "ark_records"), bytes: options.ringBufferBytes)
         reservationFailures = try object.map(named: "ring_reservation_failures")
         cpuCount = Int(libbpf_num_possible_cpus())
         dropReasonNames = btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
@@ -103,7 +103,9 @@ public final class Probe {
     /// An epoll descriptor, readable when records wait; for the caller's loop.
     public var pollDescriptor: Int32 { ring.pollDescriptor }
 
-    /// Hands every waiting record to `body`, in place; returns how many.
+    /// Hands every waiting record to `body`, in place, but no more than the
+    /// ring buffer holds (a flood must not keep one call going); returns how
+    /// many. Records still waiting keep `pollDescriptor` readable.
     @discardableResult
     public func consume(_ body: @escaping (UnsafePointer<ark_record>) -> Void) throws(ProbeError) -> Int {
         try ring.consume(body)
