@@ -320,6 +320,9 @@ func readOutput(_ arguments: [String: String]) {
         otherLines += 1
     }
 
+    // A roomy pipe: the consumer must not stall on a reader that is late
+    // for a moment (F_SETPIPE_SZ; fails harmlessly on a file).
+    _ = fcntl(STDIN_FILENO, 1031, Int32(1 << 20))
     while true {
         if pending == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }
         let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress! + pending, $0.count - pending) }
