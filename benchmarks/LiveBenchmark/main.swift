@@ -225,11 +225,13 @@ func drive(_ arguments: [String: String], flags: Set<String>) {
 
 // MARK: - read
 
-/// Whether `line` holds `needle` at or after `from`.
-func find(_ needle: [UInt8], in line: UnsafeBufferPointer<UInt8>, from: Int = 0) -> Int? {
-    guard needle.count <= line.count else { return nil }
+/// Where `needle` starts in `line`, searching from `from` for at most
+/// `within` bytes; the reader must stay far cheaper than the agent.
+func find(_ needle: [UInt8], in line: UnsafeBufferPointer<UInt8>, from: Int = 0, within: Int = .max) -> Int? {
+    let end = within >= line.count - from ? line.count : from + within
+    guard from + needle.count <= end else { return nil }
     var index = from
-    while index + needle.count <= line.count {
+    while index + needle.count <= end {
         if line[index] == needle[0] {
             var offset = 1
             while offset < needle.count && line[index + offset] == needle[offset] { offset += 1 }
@@ -280,7 +282,8 @@ func readOutput(_ arguments: [String: String]) {
     var pending = 0
 
     func handle(_ line: UnsafeBufferPointer<UInt8>, readAt: UInt64) {
-        if let at = find(sourceMarker, in: line), !bpftrace || at == 0 {
+        // Agent lines start {"ts":…,"event_type":…; bpftrace's with the comm.
+        if let at = find(sourceMarker, in: line, within: bpftrace ? sourceMarker.count : 64) {
             if bpftrace {
                 // "ark-bench-drive PID NSECS": the kernel time is the last number.
                 var index = line.count
@@ -291,14 +294,15 @@ func readOutput(_ arguments: [String: String]) {
                 }
                 return
             }
-            if find(commMarker, in: line, from: at) != nil, let key = find(ktimeKey, in: line, from: at),
+            // ktime_ns is the last field of an event line.
+            if find(commMarker, in: line, from: at, within: 400) != nil, let key = find(ktimeKey, in: line, from: max(at, line.count - 48)),
                let ktime = number(in: line, at: key + ktimeKey.count) {
                 delivered += 1
                 latencies.append(readAt &- ktime)
                 return
             }
         }
-        if let at = find(lossMarker, in: line) {
+        if let at = find(lossMarker, in: line, within: 64) {
             lossLines += 1
             if bpftrace {
                 lostReported += number(in: line, at: at + lossMarker.count) ?? 0
@@ -307,7 +311,7 @@ func readOutput(_ arguments: [String: String]) {
             }
             return
         }
-        if !started, find(startedMarker, in: line) != nil {
+        if !started, find(startedMarker, in: line, within: 64) != nil {
             started = true
             if let readyFile {
                 let descriptor = open(readyFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
