@@ -118,6 +118,7 @@ public final class Agent {
         do throws(AgentError) {
             writeStartLine(at: start)
             try flush()
+            CodeResidency.releaseStartupCode()
             var ready = [epoll_event](repeating: epoll_event(), count: 3)
             while stop == nil {
                 let now = WallClock.monotonicNow()
