@@ -239,4 +239,58 @@ final class AlertmanagerEndToEndTests: XCTestCase {
         XCTAssertTrue(text.contains("delivering again after"), text)
         XCTAssertNotNil(stalled(4176, in: try alertmanager.alerts()))
     }
+
+    /// The live agent on a stall in the namespace lab, its Alertmanager
+    /// down when the alert fires: the alert arrives once Alertmanager is up,
+    /// is re-sent while firing, and goes when the stall is over; SIGTERM
+    /// still stops the agent (the sender threads take no signals).
+    func testTheLiveAgentDeliversOnceAlertmanagerIsUpThenResolves() throws {
+        let alertmanager = try AlertmanagerProcess(testCase: self)
+        let lab = try NamespaceLab.make(for: self)
+        let port = 5411, chunk = 256 * 1024
+        _ = try lab.startSink(port: port, extraArguments: ["--ack-every", String(chunk)])
+        let agent = try AgentProcess(arguments: ["--port", String(port), "--no-graph", "--alertmanager", alertmanager.url,
+                                                 "--alertmanager-resend", "1"], testCase: self)
+        let trainer = try lab.spawn(inSender: true, ["train", "--to", lab.receiverIPv4, "--port", String(port),
+                                                     "--chunk", String(chunk), "--seconds", "90"])
+        let pid = try XCTUnwrap(trainer.readJSON(timeout: 10).int("pid"))
+        let entity = "network-pid-\(pid)"
+        func agentAlerts(_ state: String) -> [AgentLine] {
+            agent.lines().filter { $0.eventType == "alert" && $0.string("entity_id") == entity && $0.string("state") == state }
+        }
+        func waitFor(_ what: String, seconds: Double, _ condition: () throws -> Bool) throws {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if try condition() { return }
+                usleep(200_000)
+            }
+            throw LabError("\(what) within \(seconds) s; agent: \(agent.lines().filter { $0.eventType == "alert" }.map(\.raw))")
+        }
+        usleep(2_000_000)
+        try lab.dropRandom(port: port, probability: 0.3, dataOnly: false)
+        try waitFor("the stall paged", seconds: 20) { !agentAlerts("firing").isEmpty }
+
+        try alertmanager.start()
+        try waitFor("the alert reached Alertmanager", seconds: 40) { stalled(pid, in: try alertmanager.alerts()) != nil }
+        var name = utsname()
+        uname(&name)
+        let host = withUnsafeBytes(of: name.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let alert = try XCTUnwrap(stalled(pid, in: try alertmanager.alerts()))
+        XCTAssertEqual(alert["labels"] as? [String: String], [
+            "alertname": "workload-stalled", "severity": "critical", "host": host, "entity": entity,
+            "pid": String(pid), "comm": "ark-lab-traffic", "peer": lab.receiverIPv4, "category": "network",
+        ])
+
+        try lab.clearDrops()
+        try waitFor("the alert resolved", seconds: 40) { !agentAlerts("resolved").isEmpty }
+        try waitFor("Alertmanager saw the resolution", seconds: 10) { stalled(pid, in: try alertmanager.alerts()) == nil }
+        XCTAssertGreaterThanOrEqual(try alertmanager.received(status: "firing"), 2, "firing alerts are re-sent every second")
+        XCTAssertGreaterThanOrEqual(try alertmanager.received(status: "resolved"), 1)
+        XCTAssertEqual(agent.stop(), 0)
+        let stderr = agent.stderrText()
+        print(stderr.split(separator: "\n").filter { $0.contains("alertmanager") }.joined(separator: "\n"))
+        XCTAssertTrue(stderr.contains("ark-probe: alertmanager \(alertmanager.url): cannot deliver (connect: Connection refused);"), stderr)
+        XCTAssertTrue(stderr.contains("ark-probe: alertmanager \(alertmanager.url): delivering again after"), stderr)
+        XCTAssertFalse(stderr.contains("NOT delivered"), stderr)
+    }
 }
