@@ -191,20 +191,6 @@ final class DeliveryTests: XCTestCase {
 /// on, one that accepts connections but never answers.
 final class SenderTests: XCTestCase {
 
-    /// A listening socket on a free loopback port (never accepting).
-    func listeningSocket() throws -> (descriptor: Int32, port: UInt16) {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        guard bound, listen(descriptor, 16) == 0 else { throw XCTSkip("cannot listen on loopback") }
-        return (descriptor, UInt16(bigEndian: address.sin_port))
-    }
-
     func testADownPeerIsReportedOnceAndItsAlertsKept() throws {
         let (descriptor, port) = try listeningSocket()
         close(descriptor)  // now nothing listens there
@@ -256,6 +242,86 @@ final class SenderTests: XCTestCase {
                 + "4 alert(s) kept, retrying with back-off",
         ])
     }
+}
+
+final class HTTPPostTests: XCTestCase {
+    func testStatusLines() throws {
+        XCTAssertEqual(try HTTPPost.parseStatus(Array("HTTP/1.1 200 OK\r\n".utf8)), 200)
+        XCTAssertEqual(try HTTPPost.parseStatus(Array("HTTP/1.0 503 Service Unavailable".utf8)), 503)
+        XCTAssertEqual(try HTTPPost.parseStatus(Array("HTTP/1.1 204\r\n".utf8)), 204)
+        for bad in ["", "HTTP/1.1", "HTTP/2 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK", "FOO/1.1 200 OK", "HTTP/1.1 abc OK",
+                    "\r\nHTTP/1.1 200 OK"] {
+            XCTAssertThrowsError(try HTTPPost.parseStatus(Array(bad.utf8)), bad) { error in
+                guard case .badResponse(let message) = error as? DeliveryError else { return XCTFail("\(bad): \(error)") }
+                XCTAssertTrue(message.hasPrefix("not an HTTP status line: "), message)
+            }
+        }
+    }
+
+    /// A one-shot server: reads one request, answers `response`, returns
+    /// the request it read.
+    func serveOnce(_ response: String) throws -> (port: UInt16, request: () -> String) {
+        let (listener, port) = try listeningSocket()
+        let received = LockedStrings()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { close(listener); done.signal() }
+            let connection = accept(listener, nil, nil)
+            guard connection >= 0 else { return }
+            defer { close(connection) }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = recv(connection, &buffer, buffer.count, 0)
+                guard count > 0 else { break }
+                bytes += buffer[..<count]
+                let text = String(decoding: bytes, as: UTF8.self)
+                if let end = text.range(of: "\r\n\r\n"),
+                   let length = text.split(separator: "\r\n").first(where: { $0.hasPrefix("Content-Length: ") })
+                    .flatMap({ Int($0.dropFirst(16)) }),
+                   text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length { break }
+            }
+            received.append(String(decoding: bytes, as: UTF8.self))
+            _ = response.withCString { send(connection, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        }
+        return (port, { done.wait(); return received.read().first ?? "" })
+    }
+
+    func testTheRequestAndARejection() throws {
+        let server = try serveOnce("HTTP/1.1 400 Bad Request\r\nContent-Length: 27\r\n\r\ninvalid label set: \"x y\"\n")
+        let url = try AlertmanagerURL(parsing: "http://127.0.0.1:\(server.port)/am/")
+        let events = LockedStrings()
+        let notifier = try AlertmanagerNotifier(urls: [url], host: "h", clock: WallClock(offsetNanoseconds: 0)) {
+            events.append($0.description)
+        }
+        notifier.enqueue([AlertmanagerAlert(labels: [.init(name: "alertname", value: "x")], summary: "s", description: "d",
+                                            startsAtMilliseconds: 1_710_000_000_000, resolvedAtMilliseconds: 1_710_000_000_500)])
+        let request = server.request()
+        let counters = notifier.finish(withinSeconds: 2)
+        let body = #"[{"labels":{"alertname":"x"},"annotations":{"summary":"s","description":"d"},"# +
+            #""startsAt":"2024-03-09T16:00:00.000Z","endsAt":"2024-03-09T16:00:00.500Z"}]"#
+        XCTAssertEqual(request, "POST /am/api/v2/alerts HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\n"
+                       + "User-Agent: ark-probe\r\nContent-Type: application/json\r\n"
+                       + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
+        XCTAssertEqual(counters[0].rejectedPosts, 1)
+        XCTAssertEqual(counters[0].failedAttempts, 0, "a 4xx is not retried")
+        XCTAssertEqual(counters[0].pendingAlerts, 0)
+        XCTAssertEqual(events.read(), [#"alertmanager http://127.0.0.1:\#(server.port)/am: refused 1 alert(s): HTTP 400: invalid label set: "x y""#])
+    }
+}
+
+/// A listening socket on a free loopback port (never accepting).
+func listeningSocket() throws -> (descriptor: Int32, port: UInt16) {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+    }
+    guard bound, listen(descriptor, 16) == 0 else { throw XCTSkip("cannot listen on loopback") }
+    return (descriptor, UInt16(bigEndian: address.sin_port))
 }
 
 /// The events the sender threads report.
