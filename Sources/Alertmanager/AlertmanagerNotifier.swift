@@ -258,6 +258,7 @@ final class AlertmanagerSender: @unchecked Sendable {
                 if error.isRejection {
                     counters.rejectedPosts += 1
                     schedule.delivered(batch, now: WallClock.monotonicNow())
+                    if hadFailed > 0 { report(.recovered(url, failedAttempts: hadFailed)) }
                     report(.rejected(url, error, alerts: alerts.count))
                     continue
                 }

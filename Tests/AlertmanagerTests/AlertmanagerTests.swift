@@ -310,7 +310,8 @@ final class HTTPPostTests: XCTestCase {
     }
 }
 
-/// A listening socket on a free loopback port (never accepting).
+/// A listening socket on a free loopback port; nothing accepts its
+/// connections unless the test does.
 func listeningSocket() throws -> (descriptor: Int32, port: UInt16) {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_in()
@@ -326,9 +327,10 @@ func listeningSocket() throws -> (descriptor: Int32, port: UInt16) {
 
 /// The events the sender threads report.
 final class LockedStrings: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var storage: [String] = []
-    init() { pthread_mutex_init(&mutex, nil) }
-    func append(_ text: String) { pthread_mutex_lock(&mutex); storage.append(text); pthread_mutex_unlock(&mutex) }
-    func read() -> [String] { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return storage }
+    init() { pthread_mutex_init(mutex, nil) }
+    deinit { pthread_mutex_destroy(mutex); mutex.deallocate() }
+    func append(_ text: String) { pthread_mutex_lock(mutex); storage.append(text); pthread_mutex_unlock(mutex) }
+    func read() -> [String] { pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }; return storage }
 }
