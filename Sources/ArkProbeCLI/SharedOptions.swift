@@ -128,7 +128,8 @@ struct AlertmanagerCLIOptions {
                                http://host:port[/prefix], by its v2 API
                                (repeatable: give every peer of a cluster).
           --alertmanager-resend SECONDS
-                               Re-send firing alerts this often (default 60);
+                               Re-send firing alerts this often (default 60,
+                               at least 1);
                                Alertmanager times them out after 4 intervals
                                without news.
         """
@@ -147,7 +148,9 @@ struct AlertmanagerCLIOptions {
                 throw UsageError("--alertmanager: \(error)")
             }
         case "--alertmanager-resend":
-            options.resendIntervalSeconds = try parseSeconds(arguments.value(for: name, inline: inline), option: name)
+            let seconds = try parseSeconds(arguments.value(for: name, inline: inline), option: name)
+            guard seconds >= 1 else { throw UsageError("--alertmanager-resend takes 1 second or more, not \(seconds)") }
+            options.resendIntervalSeconds = seconds
         default:
             return false
         }
