@@ -1,4 +1,5 @@
 import Agent
+import Alertmanager
 import KernelProbe
 import ProbeEvents
 import RuleEngine
@@ -34,6 +35,7 @@ struct RunCommand: Subcommand {
           --no-graph           Do not write graph lines (the graph is still
                                kept for the rules).
         \(RuleOptions.help)
+        \(AlertmanagerCLIOptions.help)
         \(CaptureOptions.help)
           -h, --help           Show this help.
         """
@@ -44,11 +46,13 @@ struct RunCommand: Subcommand {
     var writesGraph = true
     var rules = RuleOptions()
     var capture = CaptureOptions()
+    var alertmanager = AlertmanagerCLIOptions()
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         while let (name, inline) = try arguments.nextOption() {
             if try capture.parse(name, inline, &arguments) { continue }
             if try rules.parse(name, inline, &arguments) { continue }
+            if try alertmanager.parse(name, inline, &arguments) { continue }
             switch name {
             case "--output":
                 outputPath = try arguments.value(for: name, inline: inline)
@@ -67,6 +71,7 @@ struct RunCommand: Subcommand {
     func validate() throws(UsageError) {
         try capture.validate()
         try rules.validate()
+        try alertmanager.validate(rules: rules)
     }
 
     func run() -> Int32 {
@@ -86,14 +91,23 @@ struct RunCommand: Subcommand {
         configuration.pipeline.writesGraph = writesGraph
         configuration.pipeline.rules = ruleSet
         configuration.duration = duration
+        let notifier: AlertmanagerNotifier?
+        do {
+            notifier = try alertmanager.start(host: hostName(), clock: WallClock.measure())
+        } catch {
+            printError("ark-probe run: \(error)")
+            return 1
+        }
+        if let notifier { configuration.alertObserver = { notifier.send($0) } }
         return runAgent(command: Self.name, outputPath: outputPath, probeOptions: capture.probe,
-                        configuration: configuration, summary: quiet)
+                        configuration: configuration, summary: quiet, alertmanager: notifier)
     }
 }
 
 /// Loads the probe, runs the agent and reports how it ended; the exit status.
+/// Alerts not yet delivered to Alertmanager get 2 s more once it stopped.
 func runAgent(command: String, outputPath: String?, probeOptions: ProbeOptions,
-              configuration: AgentConfiguration, summary: Bool) -> Int32 {
+              configuration: AgentConfiguration, summary: Bool, alertmanager: AlertmanagerNotifier? = nil) -> Int32 {
     let output: LineOutput
     let probe: Probe
     do {
@@ -109,8 +123,10 @@ func runAgent(command: String, outputPath: String?, probeOptions: ProbeOptions,
         result = try Agent(probe: probe, output: output, configuration: configuration).run()
     } catch {
         printError("ark-probe \(command): \(error)")
+        if let alertmanager { _ = finishAlertmanager(alertmanager, withinSeconds: 2) }
         return 1
     }
+    if let alertmanager { _ = finishAlertmanager(alertmanager, withinSeconds: 2) }
     if result.stop == .outputClosed { return 0 }
     if summary { printSummary(result.totals) }
     var ending = "ark-probe: stopped (\(describe(result.stop))): \(result.recordsRead) records read, "
