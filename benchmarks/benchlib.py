@@ -9,6 +9,7 @@
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -194,7 +195,8 @@ class Agent:
         fail("the agent did not load its BPF programs within 30 s")
 
     def stderr_text(self):
-        self.stderr.flush()
+        if not self.stderr.closed:
+            self.stderr.flush()
         with open(self.stderr_path) as f:
             return f.read().strip()[-2000:]
 
@@ -319,7 +321,9 @@ class Lab:
             fail(f"`ip {' '.join(arguments)}` failed: {result.stderr.strip()}")
 
     def drop_random(self, port, probability):
-        """Drops data packets (≥ 200 bytes) to `port` at random."""
+        """Drops data packets (≥ 200 bytes) to `port` at random, replacing
+        any earlier rule."""
+        subprocess.run(["ip", "netns", "exec", self.receiver, "iptables", "-w", "-F", "INPUT"], check=True)
         subprocess.run(["ip", "netns", "exec", self.receiver, "iptables", "-w", "-A", "INPUT",
                         "-p", "tcp", "--dport", str(port), "-m", "length", "--length", "200:65535",
                         "-m", "statistic", "--mode", "random", "--probability", str(probability),
@@ -365,7 +369,9 @@ LAB_PORT = 5201
 
 
 def bulk_loopback(cleanup, seconds, chunk):
-    """Bulk TCP over loopback (a fresh sink and sender); bytes per second."""
+    """Bulk TCP over loopback (a fresh sink and sender): (bytes per second,
+    CPU seconds the sender and the sink used, softirq work included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     port = free_port()
     sink = spawn(cleanup, traffic("sink", port, "127.0.0.1"))
     wait_for_port("127.0.0.1", port)
@@ -373,16 +379,50 @@ def bulk_loopback(cleanup, seconds, chunk):
                          capture_output=True, text=True, check=True).stdout
     sink.terminate()
     sink.wait()
-    return json.loads(out)["bytes_per_s"]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
+    return json.loads(out)["bytes_per_s"], cpu
 
 
-def start_retransmit_load(cleanup, lab, rate, probability, seconds, flows=16, size=1000):
+class RetransmitLoad:
     """Paced small messages from the lab's sender to its receiver, with
-    random drops of data packets: each drop costs one or a few
-    retransmissions (one segment per message, so GSO cannot multiply
-    them). Returns the sender process; it prints a JSON summary."""
-    lab.drop_random(LAB_PORT, probability)
-    spawn(cleanup, traffic("sink", LAB_PORT, lab.receiver_ip), netns=lab.receiver)
-    wait_for_port(lab.receiver_ip, LAB_PORT, netns=lab.sender)
-    return spawn(cleanup, traffic("paced", lab.receiver_ip, LAB_PORT, flows, rate, size, seconds),
-                 netns=lab.sender, stdout=subprocess.PIPE, text=True)
+    random drops of data packets: each drop costs one retransmission or a
+    few (small segments, so GSO rarely multiplies them)."""
+
+    def __init__(self, cleanup, lab, probability, flows=64, size=1000):
+        self.cleanup, self.lab, self.flows, self.size = cleanup, lab, flows, size
+        self.set_drop(probability)
+        spawn(cleanup, traffic("sink", LAB_PORT, lab.receiver_ip), netns=lab.receiver)
+        wait_for_port(lab.receiver_ip, LAB_PORT, netns=lab.sender)
+
+    def set_drop(self, probability):
+        self.probability = probability
+        self.lab.drop_random(LAB_PORT, probability)
+
+    def start(self, rate, seconds):
+        """The sender process; it prints a JSON summary at the end."""
+        return spawn(self.cleanup, traffic("paced", self.lab.receiver_ip, LAB_PORT, self.flows, rate,
+                                           self.size, seconds),
+                     netns=self.lab.sender, stdout=subprocess.PIPE, text=True)
+
+    def run(self, rate, seconds):
+        """Runs the sender to the end; its summary."""
+        return json.loads(self.start(rate, seconds).communicate()[0])
+
+
+def count_kinds(path, offset=0):
+    """Lines per event_type from byte `offset` on, and the offset reached
+    (only whole lines are counted)."""
+    kinds = {}
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break
+            offset += len(raw)
+            try:
+                kind = json.loads(raw).get("event_type", "?")
+            except ValueError:
+                kind = "invalid"
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds, offset

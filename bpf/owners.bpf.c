@@ -25,7 +25,7 @@ static __always_inline void claim_socket(struct sock *sk, bool only_if_unowned)
 	struct ark_owner *owner;
 	__u64 pid_tgid;
 
-	if (!is_tcp_socket(sk))
+	if (!is_tcp_socket_btf(sk))
 		return;
 	owner = bpf_sk_storage_get(&socket_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!owner)
@@ -109,7 +109,7 @@ int claim_existing_sockets(struct bpf_iter__task_file *ctx)
 	if (!socket)
 		return 0;
 	sk = socket->sk;
-	if (!sk || !is_tcp_socket(sk))
+	if (!sk || !is_tcp_socket_btf(sk))
 		return 0;
 	owner = bpf_sk_storage_get(&socket_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!owner || owner->source != ARK_OWNER_NONE)

@@ -101,11 +101,21 @@ static __always_inline void fill_socket(struct ark_record *record, struct sock *
 	record->socket_cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 }
 
+/* For a socket pointer of unknown provenance (read with probe_read). */
 static __always_inline bool is_tcp_socket(struct sock *sk)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
 	       (family == AF_INET || family == AF_INET6);
+}
+
+/* The same test for a socket the verifier knows the type of (a tp_btf or
+ * iterator argument): plain loads instead of two bpf_probe_read_kernel()
+ * calls, which matters on the send path (every tcp_sendmsg_locked). */
+static __always_inline bool is_tcp_socket_btf(struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+	return sk->sk_protocol == IPPROTO_TCP && (family == AF_INET || family == AF_INET6);
 }
 
 /* The calling task as owner; valid only in process context. */
