@@ -7,12 +7,9 @@
 #                                         FLOWS connections (TCP_NODELAY),
 #                                         RATE messages of SIZE bytes per
 #                                         second in all, round robin
-#   churn HOST PORT COUNT WORKERS         COUNT short-lived processes, each
-#                                         connects, sends 64 bytes, exits
 # Each finishing subcommand prints one JSON line on stdout.
 
 import json
-import os
 import selectors
 import socket
 import sys
@@ -105,42 +102,9 @@ def paced(host, port, flows, rate, size, seconds):
                       "messages_per_s": sent / elapsed}), flush=True)
 
 
-def churn(host, port, count, workers):
-    """WORKERS forking loops; each child is one process with one connection."""
-    start = time.monotonic()
-    share = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
-    loops = []
-    for n in share:
-        pid = os.fork()
-        if pid == 0:
-            failures = 0
-            for _ in range(n):
-                child = os.fork()
-                if child == 0:
-                    status = 0
-                    try:
-                        c = socket.create_connection((host, port), timeout=5)
-                        c.sendall(b"x" * 64)
-                        c.close()
-                    except OSError:
-                        status = 1
-                    os._exit(status)
-                _, status = os.waitpid(child, 0)
-                failures += status != 0
-            os._exit(min(failures, 255))
-        loops.append(pid)
-    failures = 0
-    for pid in loops:
-        _, status = os.waitpid(pid, 0)
-        failures += os.waitstatus_to_exitcode(status)
-    elapsed = time.monotonic() - start
-    print(json.dumps({"processes": count, "seconds": elapsed, "processes_per_s": count / elapsed,
-                      "failed": failures}), flush=True)
-
-
 def main(arguments):
     if not arguments:
-        sys.exit(__doc__ or "usage: traffic.py sink|bulk|paced|churn ...")
+        sys.exit(__doc__ or "usage: traffic.py sink|bulk|paced ...")
     command, rest = arguments[0], arguments[1:]
     if command == "sink":
         sink(int(rest[0]), *(rest[1:2]))
@@ -148,8 +112,6 @@ def main(arguments):
         bulk(rest[0], int(rest[1]), float(rest[2]), int(rest[3]))
     elif command == "paced":
         paced(rest[0], int(rest[1]), int(rest[2]), float(rest[3]), int(rest[4]), float(rest[5]))
-    elif command == "churn":
-        churn(rest[0], int(rest[1]), int(rest[2]), int(rest[3]))
     else:
         sys.exit(f"traffic.py: unknown subcommand {command}")
 
