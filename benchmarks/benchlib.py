@@ -157,7 +157,8 @@ def map_entry_counts(pid):
         dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
                               capture_output=True, text=True)
         try:
-            counts[m["name"]] = len(json.loads(dump.stdout))
+            # Distinct keys: a dump of a map being updated can repeat some.
+            counts[m["name"]] = len({json.dumps(entry.get("key")) for entry in json.loads(dump.stdout)})
         except ValueError:
             counts[m["name"]] = -1
     return counts
@@ -208,7 +209,8 @@ class Agent:
         return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
     def status(self, key):
-        """A kB figure from /proc/PID/status (VmRSS, VmHWM)."""
+        """A number from /proc/PID/status (VmRSS and VmHWM in kB,
+        voluntary_ctxt_switches)."""
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
                 if line.startswith(key + ":"):
