@@ -144,8 +144,10 @@ def program_deltas(before, after, seconds):
 
 
 def map_entry_counts(pid):
-    """Entries of the agent's hash maps (LRU hash), {name: count}; other map
-    types cannot be iterated from user space and are left out."""
+    """Entries of the agent's hash maps (LRU hash), {name: (count,
+    max_entries)}; other map types cannot be iterated from user space and
+    are left out. A dump taken while the map churns also sees keys
+    evicted and inserted during the dump, so it can exceed max_entries."""
     ids = bpf_object_ids(pid, "map_id")
     out = subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True, text=True, check=True).stdout
     counts = {}
@@ -158,9 +160,10 @@ def map_entry_counts(pid):
                               capture_output=True, text=True)
         try:
             # Distinct keys: a dump of a map being updated can repeat some.
-            counts[m["name"]] = len({json.dumps(entry.get("key")) for entry in json.loads(dump.stdout)})
+            count = len({json.dumps(entry.get("key")) for entry in json.loads(dump.stdout)})
         except ValueError:
-            counts[m["name"]] = -1
+            count = -1
+        counts[m["name"]] = (count, m.get("max_entries", 0))
     return counts
 
 
