@@ -431,3 +431,39 @@ def count_kinds(path, offset=0):
                 kind = "invalid"
             kinds[kind] = kinds.get(kind, 0) + 1
     return kinds, offset
+
+
+class ConnectChurn:
+    """Short-lived processes (benchmarks/churn.c, compiled here with clang
+    or cc), each connecting to a sink on the loopback of a namespace of
+    their own (tcp_tw_reuse on there, so the host's ports are untouched),
+    sending 64 bytes and exiting."""
+
+    def __init__(self, cleanup, scratch):
+        compiler = next((c for c in ("clang", "/opt/swift/usr/bin/clang", "cc")
+                         if subprocess.run(["sh", "-c", f"command -v {c}"], capture_output=True).returncode == 0),
+                        None)
+        if not compiler:
+            fail("no C compiler (clang or cc) to build benchmarks/churn.c")
+        self.binary = os.path.join(scratch, "churn")
+        subprocess.run([compiler, "-O2", "-o", self.binary, os.path.join(ROOT, "benchmarks", "churn.c")],
+                       check=True)
+        Lab.remove_stale()
+        self.cleanup = cleanup
+        self.namespace = f"{LAB_PREFIX}p-{os.getpid()}"
+        cleanup.add(lambda: subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True))
+        subprocess.run(["ip", "netns", "add", self.namespace], check=True)
+        for command in (["ip", "link", "set", "lo", "up"],
+                        ["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"],
+                        ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65000"]):
+            subprocess.run(["ip", "netns", "exec", self.namespace, *command], check=True)
+        spawn(cleanup, traffic("sink", LAB_PORT, "127.0.0.1"), netns=self.namespace)
+        wait_for_port("127.0.0.1", LAB_PORT, netns=self.namespace)
+
+    def start(self, count, workers):
+        """The forking process; it prints a JSON summary at the end."""
+        return spawn(self.cleanup, [self.binary, str(LAB_PORT), str(count), str(workers)],
+                     netns=self.namespace, stdout=subprocess.PIPE, text=True)
+
+    def run(self, count, workers):
+        return json.loads(self.start(count, workers).communicate()[0])
