@@ -43,17 +43,19 @@ let package = Package(
         .target(name: "TraceFormat", dependencies: ["ProbeEvents"]),
         .target(name: "StateGraph", dependencies: ["ProbeEvents"]),
         .target(name: "RuleEngine", dependencies: ["RuleLanguage", "StateGraph", "ProbeEvents"]),
+        // Prometheus text format and the /metrics HTTP server (no Foundation).
+        .target(name: "Metrics", dependencies: ["CLinux"]),
         .target(
             name: "Agent",
             dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage", "TraceFormat",
-                           "CArkProbeRecords", "CLinux"]
+                           "CArkProbeRecords", "CLinux", "Metrics"]
         ),
         // Embeds rules/*.yaml in the command as its default rules.
         .executableTarget(name: "rules-embed", path: "Sources/RulesEmbed"),
         .plugin(name: "ShippedRulesPlugin", capability: .buildTool(), dependencies: ["rules-embed"]),
         .executableTarget(
             name: "ark-probe",
-            dependencies: ["Agent", "KernelProbe", "ProbeEvents", "RuleEngine", "RuleLanguage", "RuleTesting"],
+            dependencies: ["Agent", "KernelProbe", "Metrics", "ProbeEvents", "RuleEngine", "RuleLanguage", "RuleTesting"],
             path: "Sources/ArkProbeCLI",
             plugins: ["ShippedRulesPlugin"]
         ),

@@ -1,0 +1,321 @@
+import KernelProbe
+import Metrics
+import ProbeEvents
+import RuleEngine
+import RuleLanguage
+import StateGraph
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bounds of the metrics endpoint's per-process and per-cgroup series.
+public struct MetricsOptions: Sendable {
+    /// At most this many pids (and cgroups) get series of their own; the
+    /// rest are summed into one `pid="other"` (`cgroup_id="other"`) series.
+    public var processSeries = 50
+    public var cgroupSeries = 50
+
+    public init() {}
+}
+
+/// What the agent counted, in the terms of `ProcessTotals`.
+struct TrafficCounts: Equatable {
+    var retransmittedSegments: UInt64 = 0
+    var retransmitTimeouts: UInt64 = 0
+    var failedSegments: UInt64 = 0
+    var kernelDrops: UInt64 = 0
+
+    init() {}
+
+    init(_ entry: ProcessTotals.Entry) {
+        retransmittedSegments = entry.retransmittedSegments
+        retransmitTimeouts = entry.rtoEvents
+        failedSegments = entry.failedSegments
+        kernelDrops = entry.kernelDrops
+    }
+
+    mutating func add(_ event: ProbeEvent) {
+        switch event.kind {
+        case .retransmit, .synAckRetransmit:
+            if event.error == 0 {
+                retransmittedSegments += UInt64(event.segments)
+                if event.cause == .rto { retransmitTimeouts += 1 }
+            } else {
+                failedSegments += UInt64(event.segments)
+            }
+        case .drop:
+            kernelDrops += 1
+        case .congestionState, .processExit:
+            break
+        }
+    }
+
+    var activity: UInt64 { retransmittedSegments + failedSegments + kernelDrops }
+
+    /// What `lhs` has beyond `rhs` (never negative: a scrape must not trap).
+    static func - (lhs: TrafficCounts, rhs: TrafficCounts) -> TrafficCounts {
+        func beyond(_ a: UInt64, _ b: UInt64) -> UInt64 { a > b ? a - b : 0 }
+        var result = TrafficCounts()
+        result.retransmittedSegments = beyond(lhs.retransmittedSegments, rhs.retransmittedSegments)
+        result.retransmitTimeouts = beyond(lhs.retransmitTimeouts, rhs.retransmitTimeouts)
+        result.failedSegments = beyond(lhs.failedSegments, rhs.failedSegments)
+        result.kernelDrops = beyond(lhs.kernelDrops, rhs.kernelDrops)
+        return result
+    }
+
+    static func += (lhs: inout TrafficCounts, rhs: TrafficCounts) {
+        lhs.retransmittedSegments += rhs.retransmittedSegments
+        lhs.retransmitTimeouts += rhs.retransmitTimeouts
+        lhs.failedSegments += rhs.failedSegments
+        lhs.kernelDrops += rhs.kernelDrops
+    }
+}
+
+/// Per-event counts the pipeline does not keep: everything, per socket
+/// cgroup (bounded) and drops per reason code. One hash lookup and a few
+/// additions per event.
+struct TrafficCounters {
+    static let maximumCgroups = 1024
+    /// Reason codes below this are counted in an array; the kernel's enum
+    /// is far smaller, and codes with subsystem bits go to "other".
+    static let reasonCodes = 512
+
+    var all = TrafficCounts()
+    var cgroups: [UInt64: TrafficCounts] = [:]
+    /// Events of cgroups beyond `maximumCgroups`.
+    var untrackedCgroups = TrafficCounts()
+    var dropsByReason = [UInt64](repeating: 0, count: reasonCodes)
+    var dropsOfOtherReasons: UInt64 = 0
+
+    mutating func add(_ event: ProbeEvent) {
+        all.add(event)
+        let cgroup = event.socketCgroupID
+        if let index = cgroups.index(forKey: cgroup) {
+            cgroups.values[index].add(event)
+        } else if cgroups.count < Self.maximumCgroups {
+            var counts = TrafficCounts()
+            counts.add(event)
+            cgroups[cgroup] = counts
+        } else {
+            untrackedCgroups.add(event)
+        }
+        if event.kind == .drop {
+            if event.dropReason < Self.reasonCodes {
+                dropsByReason[Int(event.dropReason)] += 1
+            } else {
+                dropsOfOtherReasons += 1
+            }
+        }
+    }
+}
+
+/// Which keys (pids, cgroups) have series of their own. A key is decided
+/// once, the first time a scrape sees it, and never again: keys new since
+/// the last scrape are admitted, most active first, while there is room;
+/// the rest stay in "other" for good. So no counter ever goes backwards:
+/// a key admitted had nothing in "other" at any earlier scrape, and a key
+/// in "other" never leaves it. The cost: a busy key first seen while the
+/// set was full is only visible summed into "other".
+struct SeriesSelection<Key: Hashable & Comparable> {
+    let limit: Int
+    private var admitted: [Key: Bool] = [:]
+    private var admittedCount = 0
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// The admitted keys among `candidates` (key, activity), ascending.
+    mutating func select(_ candidates: [(key: Key, activity: UInt64)]) -> [Key] {
+        let new = candidates.filter { admitted[$0.key] == nil }
+            .sorted { $0.activity != $1.activity ? $0.activity > $1.activity : $0.key < $1.key }
+        for candidate in new {
+            let admit = admittedCount < limit
+            admitted[candidate.key] = admit
+            if admit { admittedCount += 1 }
+        }
+        return candidates.filter { admitted[$0.key] == true }.map(\.key).sorted()
+    }
+}
+
+/// The agent's own figures for the health metrics.
+struct AgentHealth {
+    var recordsRead: UInt64
+    var recordsLost: UInt64
+    var wrongSizeRecords: UInt64
+    var unknownKindRecords: UInt64
+    var eventsWritten: UInt64
+    var alertsWritten: UInt64
+    var outputLag: LatencyHistogram
+    var ruleEvaluation: LatencyHistogram
+    var residentBytes: UInt64?
+    var graphEvictedProcesses: UInt64
+    var graphEvictedConnections: UInt64
+    var scrapes: UInt64
+    var refusedConnections: UInt64
+    var timedOutConnections: UInt64
+}
+
+/// Renders the agent's state as Prometheus text; keeps the series
+/// selections between scrapes.
+struct AgentMetrics {
+    static let outputLagBounds: [UInt64] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000].map { $0 * 1_000_000 }
+
+    private var processes: SeriesSelection<UInt32>
+    private var cgroupSelection: SeriesSelection<UInt64>
+    /// Per rule (in rule-file order): severity and alerts firing now.
+    private var rules: [(name: String, severity: String)]
+    private var firing: [String: Int64] = [:]
+    let report: AttachReport
+    let kernel: String
+
+    init(options: MetricsOptions, rules ruleSet: RuleSet?, report: AttachReport, kernel: String) {
+        processes = SeriesSelection(limit: options.processSeries)
+        cgroupSelection = SeriesSelection(limit: options.cgroupSeries)
+        rules = (ruleSet?.rules ?? []).filter(\.isEnabled).map { ($0.name, $0.severity.rawValue) }
+        for rule in rules { firing[rule.name] = 0 }
+        self.report = report
+        self.kernel = kernel
+    }
+
+    mutating func count(_ alerts: [Alert]) {
+        for alert in alerts {
+            if firing[alert.rule] == nil { rules.append((alert.rule, alert.severity.rawValue)) }
+            firing[alert.rule, default: 0] += alert.state == .firing ? 1 : -1
+        }
+    }
+
+    mutating func render(traffic: TrafficCounters, totals: ProcessTotals, graph: StateGraph,
+                         dropReasonNames: [UInt32: String], health: AgentHealth, into text: inout MetricsText) {
+        renderProcesses(traffic: traffic, totals: totals, into: &text)
+        renderCgroups(traffic: traffic, into: &text)
+
+        text.family("ark_probe_kernel_drops_by_reason_total", .counter,
+                    help: "TCP packets the kernel dropped, by enum skb_drop_reason (codes with subsystem bits: other).")
+        for (code, count) in traffic.dropsByReason.enumerated() where count > 0 {
+            let name = dropReasonNames[UInt32(code)] ?? "CODE_\(code)"
+            text.sample("ark_probe_kernel_drops_by_reason_total", labels: [("reason", name)], count)
+        }
+        text.sample("ark_probe_kernel_drops_by_reason_total", ["reason": "other"], traffic.dropsOfOtherReasons)
+
+        var networkEdges: UInt64 = 0, peerEdges: UInt64 = 0
+        for process in graph.processes.values {
+            if process.network != nil { networkEdges += 1 }
+            peerEdges += UInt64(process.peers.count)
+        }
+        text.family("ark_probe_waits_on_edges", .gauge, help: "WaitsOn edges in the state graph now, by target.")
+        text.sample("ark_probe_waits_on_edges", ["target": "network"], networkEdges)
+        text.sample("ark_probe_waits_on_edges", ["target": "peer"], peerEdges)
+
+        text.family("ark_probe_alerts_firing", .gauge, help: "Alerts firing now, by rule.")
+        for rule in rules {
+            text.sample("ark_probe_alerts_firing", labels: [("rule", rule.name), ("severity", rule.severity)],
+                        UInt64(max(firing[rule.name] ?? 0, 0)))
+        }
+
+        renderHealth(health, into: &text)
+    }
+
+    private mutating func renderProcesses(traffic: TrafficCounters, totals: ProcessTotals, into text: inout MetricsText) {
+        let entries = totals.entries
+        let exported = processes.select(entries.map { ($0.key, TrafficCounts($0.value).activity) })
+        var series: [(labels: [(String, String)], counts: TrafficCounts)] = []
+        var exportedSum = TrafficCounts()
+        for pid in exported {
+            let entry = entries[pid]!
+            let counts = TrafficCounts(entry)
+            exportedSum += counts
+            series.append(([("pid", String(pid)), ("comm", entry.command.description)], counts))
+        }
+        series.append(([("pid", "other")], traffic.all - exportedSum))
+        Self.renderTraffic(series, scope: "", what: "process (pid=\"other\": every process without a series)",
+                           into: &text)
+    }
+
+    private mutating func renderCgroups(traffic: TrafficCounters, into text: inout MetricsText) {
+        let exported = cgroupSelection.select(traffic.cgroups.map { ($0.key, $0.value.activity) })
+        var series: [(labels: [(String, String)], counts: TrafficCounts)] = []
+        var exportedSum = TrafficCounts()
+        for id in exported {
+            let counts = traffic.cgroups[id]!
+            exportedSum += counts
+            series.append(([("cgroup_id", String(id))], counts))
+        }
+        series.append(([("cgroup_id", "other")], traffic.all - exportedSum))
+        Self.renderTraffic(series, scope: "cgroup_", what: "socket cgroup v2 id (0: none recorded)", into: &text)
+    }
+
+    private static func renderTraffic(_ series: [(labels: [(String, String)], counts: TrafficCounts)],
+                                      scope: String, what: String, into text: inout MetricsText) {
+        let families: [(name: String, help: String, value: (TrafficCounts) -> UInt64)] = [
+            ("retransmitted_segments_total", "TCP segments retransmitted (sent)", \.retransmittedSegments),
+            ("retransmit_timeouts_total", "TCP retransmissions caused by a retransmission timeout (RTO)",
+             \.retransmitTimeouts),
+            ("failed_retransmit_segments_total", "TCP segments the kernel tried to retransmit but could not send",
+             \.failedSegments),
+            ("kernel_drops_total", "TCP packets the kernel dropped", \.kernelDrops),
+        ]
+        for family in families {
+            let name = "ark_probe_" + scope + family.name
+            text.family(name, .counter, help: family.help + ", by " + what + ".")
+            for entry in series { text.sample(name, labels: entry.labels, family.value(entry.counts)) }
+        }
+    }
+
+    private func renderHealth(_ health: AgentHealth, into text: inout MetricsText) {
+        text.family("ark_probe_info", .gauge, help: "How the probe is attached (always 1).")
+        text.sample("ark_probe_info", labels: [
+            ("retransmit_hook", report.retransmitMode.rawValue),
+            ("attribution", report.attributesBySocketOwner ? "socket-owner" : "current-task"),
+            ("reports_failed_retransmits", report.reportsFailedRetransmits ? "true" : "false"),
+            ("kernel", kernel),
+        ], 1)
+        let counters: [(String, String, UInt64)] = [
+            ("ark_probe_records_read_total", "Records read from the kernel ring buffer.", health.recordsRead),
+            ("ark_probe_records_lost_total", "Records the kernel could not queue because the ring buffer was full.",
+             health.recordsLost),
+            ("ark_probe_events_written_total", "Event lines written.", health.eventsWritten),
+            ("ark_probe_alerts_written_total", "Alert lines (firing and resolved) written.", health.alertsWritten),
+        ]
+        for (name, help, value) in counters {
+            text.family(name, .counter, help: help)
+            text.sample(name, [:], value)
+        }
+        text.family("ark_probe_decode_errors_total", .counter, help: "Ring-buffer records that could not be decoded, by problem.")
+        text.sample("ark_probe_decode_errors_total", ["problem": "wrong_size"], health.wrongSizeRecords)
+        text.sample("ark_probe_decode_errors_total", ["problem": "unknown_kind"], health.unknownKindRecords)
+        text.family("ark_probe_graph_evictions_total", .counter,
+                    help: "Entries the state graph evicted at its bounds, by kind.")
+        text.sample("ark_probe_graph_evictions_total", ["kind": "process"], health.graphEvictedProcesses)
+        text.sample("ark_probe_graph_evictions_total", ["kind": "connection"], health.graphEvictedConnections)
+        text.family("ark_probe_output_lag_seconds", .histogram,
+                    help: "From an event's kernel timestamp to the write of the batch that carried its line.")
+        text.histogram("ark_probe_output_lag_seconds", health.outputLag)
+        text.family("ark_probe_rule_evaluation_seconds", .histogram,
+                    help: "Time of each tick's rule evaluation (graph subjects, pending and firing alerts).")
+        text.histogram("ark_probe_rule_evaluation_seconds", health.ruleEvaluation)
+        text.family("ark_probe_metrics_scrapes_total", .counter, help: "GET /metrics requests answered.")
+        text.sample("ark_probe_metrics_scrapes_total", [:], health.scrapes)
+        text.family("ark_probe_metrics_connections_closed_total", .counter,
+                    help: "Metrics connections closed by the server, by reason.")
+        text.sample("ark_probe_metrics_connections_closed_total", ["reason": "limit"], health.refusedConnections)
+        text.sample("ark_probe_metrics_connections_closed_total", ["reason": "timeout"], health.timedOutConnections)
+        if let resident = health.residentBytes {
+            text.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
+            text.sample("process_resident_memory_bytes", [:], resident)
+        }
+    }
+
+    /// Resident pages from /proc/self/statm, in bytes; nil if unreadable.
+    static func residentMemoryBytes() -> UInt64? {
+        let descriptor = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let count = read(descriptor, &buffer, buffer.count)
+        guard count > 0 else { return nil }
+        let fields = buffer[0..<count].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 2, let pages = UInt64(String(decoding: fields[1], as: UTF8.self)) else { return nil }
+        return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
