@@ -45,6 +45,7 @@ let package = Package(
         .target(name: "RuleEngine", dependencies: ["RuleLanguage", "StateGraph", "ProbeEvents"]),
         // Prometheus text format and the /metrics HTTP server (no Foundation).
         .target(name: "Metrics", dependencies: ["CLinux"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .target(
             name: "Agent",
             dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage", "TraceFormat",
@@ -69,7 +70,7 @@ let package = Package(
         .executableTarget(name: "ark-lab-traffic", path: "Tests/LabTraffic"),
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),
         .testTarget(name: "ProbeEventsTests", dependencies: ["ProbeEvents", "CArkProbeRecords"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "ProbeEvents", "RuleEngine", "RuleLanguage", "StateGraph"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Metrics", "ProbeEvents", "RuleEngine", "RuleLanguage", "StateGraph"]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "RuleLanguage", dependencies: ["CYAML"]),
         .testTarget(name: "RuleLanguageTests", dependencies: ["RuleLanguage"]),

@@ -116,7 +116,7 @@ public final class Agent {
         identity = AgentIdentity.current()
         if metricsServer != nil {
             metrics = AgentMetrics(options: configuration.metrics, rules: configuration.pipeline.rules,
-                                   report: probe.report, kernel: identity.kernel)
+                                   info: AgentMetrics.info(probe.report, kernel: identity.kernel))
             unwrittenEventTimes.reserveCapacity(Self.lagSamplesPerWrite)
         }
     }

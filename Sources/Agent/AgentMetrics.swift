@@ -166,23 +166,25 @@ struct AgentMetrics {
     /// Per rule (in rule-file order): severity and alerts firing now.
     private var rules: [(name: String, severity: String)]
     private var firing: [String: Int64] = [:]
-    let report: AttachReport
-    let kernel: String
+    /// Labels of `ark_probe_info`.
+    let info: [(String, String)]
 
-    init(options: MetricsOptions, rules ruleSet: RuleSet?, report: AttachReport, kernel: String) {
+    init(options: MetricsOptions, rules ruleSet: RuleSet?, info: [(String, String)]) {
         processes = SeriesSelection(limit: options.processSeries)
         cgroupSelection = SeriesSelection(limit: options.cgroupSeries)
         rules = (ruleSet?.rules ?? []).filter(\.isEnabled).map { ($0.name, $0.severity.rawValue) }
         for rule in rules { firing[rule.name] = 0 }
-        self.report = report
-        self.kernel = kernel
+        self.info = info
     }
 
     mutating func count(_ alerts: [Alert]) {
-        for alert in alerts {
-            if firing[alert.rule] == nil { rules.append((alert.rule, alert.severity.rawValue)) }
-            firing[alert.rule, default: 0] += alert.state == .firing ? 1 : -1
-        }
+        for alert in alerts { count(rule: alert.rule, severity: alert.severity, firing: alert.state == .firing) }
+    }
+
+    /// An alert of `rule` started (`firing`) or stopped firing.
+    mutating func count(rule: String, severity: Severity, firing isFiring: Bool) {
+        if firing[rule] == nil { rules.append((rule, severity.rawValue)) }
+        firing[rule, default: 0] += isFiring ? 1 : -1
     }
 
     mutating func render(traffic: TrafficCounters, totals: ProcessTotals, graph: StateGraph,
@@ -264,12 +266,7 @@ struct AgentMetrics {
 
     private func renderHealth(_ health: AgentHealth, into text: inout MetricsText) {
         text.family("ark_probe_info", .gauge, help: "How the probe is attached (always 1).")
-        text.sample("ark_probe_info", labels: [
-            ("retransmit_hook", report.retransmitMode.rawValue),
-            ("attribution", report.attributesBySocketOwner ? "socket-owner" : "current-task"),
-            ("reports_failed_retransmits", report.reportsFailedRetransmits ? "true" : "false"),
-            ("kernel", kernel),
-        ], 1)
+        text.sample("ark_probe_info", labels: info, 1)
         let counters: [(String, String, UInt64)] = [
             ("ark_probe_records_read_total", "Records read from the kernel ring buffer.", health.recordsRead),
             ("ark_probe_records_lost_total", "Records the kernel could not queue because the ring buffer was full.",
@@ -304,6 +301,16 @@ struct AgentMetrics {
             text.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
             text.sample("process_resident_memory_bytes", [:], resident)
         }
+    }
+
+    /// The `ark_probe_info` labels of an attached probe.
+    static func info(_ report: AttachReport, kernel: String) -> [(String, String)] {
+        [
+            ("retransmit_hook", report.retransmitMode.rawValue),
+            ("attribution", report.attributesBySocketOwner ? "socket-owner" : "current-task"),
+            ("reports_failed_retransmits", report.reportsFailedRetransmits ? "true" : "false"),
+            ("kernel", kernel),
+        ]
     }
 
     /// Resident pages from /proc/self/statm, in bytes; nil if unreadable.

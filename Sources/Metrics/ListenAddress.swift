@@ -22,6 +22,18 @@ public struct ListenAddress: Equatable, Sendable, CustomStringConvertible {
         public let description: String
     }
 
+    /// Port 0: any free port (see `MetricsServer.port`); for tests.
+    public init(host: Host, port: UInt16) {
+        self.host = host
+        self.port = port
+        switch host {
+        case .ipv4(let address):
+            description = "\(address >> 24).\(address >> 16 & 0xff).\(address >> 8 & 0xff).\(address & 0xff):\(port)"
+        case .ipv6: description = "[ipv6]:\(port)"
+        case .any: description = ":\(port)"
+        }
+    }
+
     public init(parsing text: String) throws(ParseError) {
         func fail(_ problem: String) -> ParseError {
             ParseError(description: "metrics address '\(text)': \(problem); write host:port, [ipv6]:port or :port, "
