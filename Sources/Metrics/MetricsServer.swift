@@ -41,6 +41,7 @@ public final class MetricsServer {
         var request: [UInt8] = []
         var response: [UInt8] = []
         var written = 0
+        var peerClosed = false
         let deadline: UInt64
     }
 
@@ -145,15 +146,25 @@ public final class MetricsServer {
             var chunk = [UInt8](repeating: 0, count: 2048)
             while connection.request.count <= limits.maximumRequestBytes {
                 let count = read(descriptor, &chunk, chunk.count)
-                if count == 0 || (count < 0 && errno != EAGAIN && errno != EINTR) {
+                if count > 0 {
+                    connection.request += chunk[0..<count]
+                } else if count == 0 {
+                    // A client may half-close after its request; it still reads.
+                    connection.peerClosed = true
+                    break
+                } else if errno == EAGAIN || errno == EINTR {
+                    break
+                } else {
                     finish(descriptor)
                     return
                 }
-                if count < 0 { break }
-                connection.request += chunk[0..<count]
             }
             switch HTTPRequestHead(parsing: connection.request[...]) {
             case .incomplete:
+                if connection.peerClosed {
+                    finish(descriptor)
+                    return
+                }
                 guard connection.request.count > limits.maximumRequestBytes else {
                     connections[descriptor] = connection
                     return
@@ -197,6 +208,10 @@ public final class MetricsServer {
             // Close gracefully: FIN now, then wait for the client's, so
             // that unread request bytes do not turn the close into a reset
             // that could discard the response on the client's side.
+            guard !connection.peerClosed else {
+                finish(descriptor)
+                return
+            }
             shutdown(descriptor, Int32(SHUT_WR))
             connection.response = []
             connection.phase = .lingering

@@ -79,6 +79,25 @@ final class MetricsServerTests: XCTestCase {
         XCTAssertEqual(server.openConnections, 0, "closed once the client closed its side")
     }
 
+    func testClientThatHalfClosesAfterItsRequestGetsTheAnswer() throws {
+        let server = try makeServer()
+        let client = try connectClient(to: server)
+        send("GET /metrics HTTP/1.0\r\n\r\n", on: client)
+        shutdown(client, Int32(SHUT_WR))
+        XCTAssertTrue(response(on: client, server: server)?.hasPrefix("HTTP/1.1 200 OK\r\n") ?? false)
+        XCTAssertEqual(server.openConnections, 0)
+    }
+
+    func testClientThatLeavesBeforeItsRequestIsComplete() throws {
+        let server = try makeServer()
+        let client = try connectClient(to: server)
+        send("GET /metrics HTTP/1.1\r\n", on: client)
+        shutdown(client, Int32(SHUT_WR))
+        XCTAssertEqual(response(on: client, server: server), "")
+        XCTAssertEqual(server.openConnections, 0)
+        XCTAssertEqual(server.scrapes, 0)
+    }
+
     func testOtherRequestsGetErrors() throws {
         let table: [(String, String)] = [
             ("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n"),
