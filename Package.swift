@@ -66,6 +66,11 @@ let package = Package(
             dependencies: ["Agent", "ProbeEvents", "RuleEngine", "RuleLanguage", "CArkProbeRecords"],
             path: "benchmarks/PipelineBenchmark"
         ),
+        .executableTarget(
+            name: "ark-probe-metrics-bench",
+            dependencies: ["Agent", "Metrics", "ProbeEvents", "StateGraph"],
+            path: "benchmarks/MetricsBenchmark"
+        ),
         // Test-only traffic generator for the namespace lab (not shipped).
         .executableTarget(name: "ark-lab-traffic", path: "Tests/LabTraffic"),
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),

@@ -91,12 +91,7 @@ public final class Agent {
     /// With a metrics server: what the scrapes report.
     private let metricsServer: MetricsServer?
     private var metrics: AgentMetrics?
-    private var traffic = TrafficCounters()
-    /// Kernel times of the events read since the last write, for the lag
-    /// histogram; at most `lagSamplesPerWrite` of them.
-    private var unwrittenEventTimes: [UInt64] = []
-    private var outputLag = LatencyHistogram(upperBoundsNanoseconds: AgentMetrics.outputLagBounds)
-    private static let lagSamplesPerWrite = 16384
+    private var counters: EventCounters?
     private var lostReported: UInt64 = 0
     /// Ticks run this long after their boundary when idle, so that records
     /// stamped just before it, still in the ring, are processed first.
@@ -117,7 +112,7 @@ public final class Agent {
         if metricsServer != nil {
             metrics = AgentMetrics(options: configuration.metrics, rules: configuration.pipeline.rules,
                                    info: AgentMetrics.info(probe.report, kernel: identity.kernel))
-            unwrittenEventTimes.reserveCapacity(Self.lagSamplesPerWrite)
+            counters = EventCounters()
         }
     }
 
@@ -174,7 +169,8 @@ public final class Agent {
                 try flush()
                 passAlerts()
                 if let metricsServer {
-                    observeOutputLag()
+                    // After a write: every event read before it has its line out.
+                    counters?.written(at: WallClock.monotonicNow())
                     let scraped = ready.prefix(Int(max(count, 0))).contains { $0.data.fd == metricsServer.pollDescriptor }
                     let now = WallClock.monotonicNow()
                     if scraped || metricsServer.nextDeadline.map({ $0 <= now }) == true {
@@ -222,12 +218,7 @@ public final class Agent {
             unknownKindRecords += 1
             return
         }
-        if metrics != nil && configuration.pipeline.filter.accepts(event) {
-            traffic.add(event)
-            if unwrittenEventTimes.count < Self.lagSamplesPerWrite {
-                unwrittenEventTimes.append(event.monotonicNanoseconds)
-            }
-        }
+        if counters != nil && configuration.pipeline.filter.accepts(event) { counters!.count(event) }
         pipeline.process(event)
     }
 
@@ -238,28 +229,20 @@ public final class Agent {
         pipeline.forgetKeptAlerts()
     }
 
-    /// After a write: every event read before it has had its line written.
-    private func observeOutputLag() {
-        guard !unwrittenEventTimes.isEmpty else { return }
-        let now = WallClock.monotonicNow()
-        for time in unwrittenEventTimes { outputLag.observe(nanoseconds: now > time ? now - time : 0) }
-        unwrittenEventTimes.removeAll(keepingCapacity: true)
-    }
-
     private func renderMetrics() -> [UInt8] {
-        guard var metrics, let metricsServer else { return [] }
+        guard var metrics, let metricsServer, let counters else { return [] }
         let health = AgentHealth(
             recordsRead: recordsRead, recordsLost: (try? probe.lostRecords()) ?? lostReported,
             wrongSizeRecords: probe.malformedRecords, unknownKindRecords: unknownKindRecords,
             eventsWritten: pipeline.eventsWritten, alertsWritten: pipeline.alertsWritten,
-            outputLag: outputLag, ruleEvaluation: pipeline.ruleEvaluationTime,
+            ruleEvaluation: pipeline.ruleEvaluationTime,
             residentBytes: AgentMetrics.residentMemoryBytes(),
             graphEvictedProcesses: pipeline.graph.evictedProcesses,
             graphEvictedConnections: pipeline.graph.evictedConnections,
             scrapes: metricsServer.scrapes, refusedConnections: metricsServer.refusedConnections,
             timedOutConnections: metricsServer.timedOutConnections)
         var text = MetricsText()
-        metrics.render(traffic: traffic, totals: pipeline.totals, graph: pipeline.graph,
+        metrics.render(counters: counters, totals: pipeline.totals, graph: pipeline.graph,
                        dropReasonNames: probe.dropReasonNames, health: health, into: &text)
         self.metrics = metrics
         configuration.extraMetrics?(&text)

@@ -71,31 +71,100 @@ struct TrafficCounts: Equatable {
     }
 }
 
-/// Per-event counts the pipeline does not keep: everything, per socket
-/// cgroup (bounded) and drops per reason code. One hash lookup and a few
-/// additions per event.
+/// What the agent counts per event for the metrics endpoint, besides what
+/// the pipeline keeps: traffic per cgroup and drop reason, and output lag.
+public struct EventCounters {
+    /// Events whose lag one write observes at most (a bounded buffer).
+    static let lagSamplesPerWrite = 16384
+    var traffic = TrafficCounters()
+    /// Kernel times of the events counted since the last write.
+    private var unwrittenEventTimes: [UInt64] = []
+    private(set) var outputLag = LatencyHistogram(upperBoundsNanoseconds: AgentMetrics.outputLagBounds)
+
+    public init() {
+        unwrittenEventTimes.reserveCapacity(Self.lagSamplesPerWrite)
+    }
+
+    /// An event the pipeline accepts; its line goes out at the next write.
+    public mutating func count(_ event: ProbeEvent) {
+        traffic.add(event)
+        if unwrittenEventTimes.count < Self.lagSamplesPerWrite {
+            unwrittenEventTimes.append(event.monotonicNanoseconds)
+        }
+    }
+
+    /// The lines of every event counted so far were written at `time`
+    /// (CLOCK_MONOTONIC ns).
+    public mutating func written(at time: UInt64) {
+        guard !unwrittenEventTimes.isEmpty else { return }
+        for eventTime in unwrittenEventTimes { outputLag.observe(nanoseconds: time > eventTime ? time - eventTime : 0) }
+        unwrittenEventTimes.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Slots of cgroup ids: open addressing with linear probing over a table
+/// twice the bound, hashed by one multiplication. Swift's Dictionary would
+/// spend most of the per-event cost hashing (SipHash).
+struct CgroupSlots {
+    static let tableBits = 11
+    private var keys = [UInt64](repeating: 0, count: 1 << tableBits)
+    /// -1: empty.
+    private var slots = [Int32](repeating: -1, count: 1 << tableBits)
+    private(set) var count = 0
+
+    /// The slot of `key`, inserting it as the next slot if there is room
+    /// (`limit`); nil when full.
+    mutating func slot(of key: UInt64, limit: Int) -> Int? {
+        let mask = (1 << Self.tableBits) - 1
+        var index = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> (64 - UInt64(Self.tableBits)))
+        while slots[index] >= 0 {
+            if keys[index] == key { return Int(slots[index]) }
+            index = (index + 1) & mask
+        }
+        guard count < limit, count < (1 << Self.tableBits) / 2 else { return nil }
+        keys[index] = key
+        slots[index] = Int32(count)
+        count += 1
+        return count - 1
+    }
+
+    /// Every key with its slot.
+    var all: [(key: UInt64, slot: Int)] {
+        zip(keys, slots).filter { $0.1 >= 0 }.map { ($0.0, Int($0.1)) }
+    }
+}
+
+/// Per-event counts the pipeline does not keep: per socket cgroup
+/// (bounded) and drops per reason code. Consecutive events mostly share a
+/// cgroup, so the last one's slot is remembered.
 struct TrafficCounters {
     static let maximumCgroups = 1024
     /// Reason codes below this are counted in an array; the kernel's enum
     /// is far smaller, and codes with subsystem bits go to "other".
     static let reasonCodes = 512
 
-    var all = TrafficCounts()
-    var cgroups: [UInt64: TrafficCounts] = [:]
+    private var cgroupSlots = CgroupSlots()
+    private var cgroupCounts: [TrafficCounts] = []
+    private var lastCgroup: UInt64 = 0
+    private var lastSlot = -1
     /// Events of cgroups beyond `maximumCgroups`.
-    var untrackedCgroups = TrafficCounts()
-    var dropsByReason = [UInt64](repeating: 0, count: reasonCodes)
-    var dropsOfOtherReasons: UInt64 = 0
+    private var untrackedCgroups = TrafficCounts()
+    private(set) var dropsByReason = [UInt64](repeating: 0, count: reasonCodes)
+    private(set) var dropsOfOtherReasons: UInt64 = 0
 
     mutating func add(_ event: ProbeEvent) {
-        all.add(event)
         let cgroup = event.socketCgroupID
-        if let index = cgroups.index(forKey: cgroup) {
-            cgroups.values[index].add(event)
-        } else if cgroups.count < Self.maximumCgroups {
-            var counts = TrafficCounts()
-            counts.add(event)
-            cgroups[cgroup] = counts
+        if lastSlot < 0 || cgroup != lastCgroup {
+            if let slot = cgroupSlots.slot(of: cgroup, limit: Self.maximumCgroups) {
+                if slot == cgroupCounts.count { cgroupCounts.append(TrafficCounts()) }
+                lastSlot = slot
+            } else {
+                lastSlot = -1
+            }
+            lastCgroup = cgroup
+        }
+        if lastSlot >= 0 {
+            cgroupCounts[lastSlot].add(event)
         } else {
             untrackedCgroups.add(event)
         }
@@ -106,6 +175,18 @@ struct TrafficCounters {
                 dropsOfOtherReasons += 1
             }
         }
+    }
+
+    /// Every event counted.
+    var all: TrafficCounts {
+        var total = untrackedCgroups
+        for counts in cgroupCounts { total += counts }
+        return total
+    }
+
+    /// The cgroups with counts of their own.
+    var cgroups: [UInt64: TrafficCounts] {
+        Dictionary(uniqueKeysWithValues: cgroupSlots.all.map { ($0.key, cgroupCounts[$0.slot]) })
     }
 }
 
@@ -139,14 +220,13 @@ struct SeriesSelection<Key: Hashable & Comparable> {
 }
 
 /// The agent's own figures for the health metrics.
-struct AgentHealth {
+public struct AgentHealth {
     var recordsRead: UInt64
     var recordsLost: UInt64
     var wrongSizeRecords: UInt64
     var unknownKindRecords: UInt64
     var eventsWritten: UInt64
     var alertsWritten: UInt64
-    var outputLag: LatencyHistogram
     var ruleEvaluation: LatencyHistogram
     var residentBytes: UInt64?
     var graphEvictedProcesses: UInt64
@@ -154,11 +234,30 @@ struct AgentHealth {
     var scrapes: UInt64
     var refusedConnections: UInt64
     var timedOutConnections: UInt64
+
+    public init(recordsRead: UInt64, recordsLost: UInt64, wrongSizeRecords: UInt64, unknownKindRecords: UInt64,
+                eventsWritten: UInt64, alertsWritten: UInt64, ruleEvaluation: LatencyHistogram, residentBytes: UInt64?,
+                graphEvictedProcesses: UInt64, graphEvictedConnections: UInt64, scrapes: UInt64,
+                refusedConnections: UInt64, timedOutConnections: UInt64) {
+        self.recordsRead = recordsRead
+        self.recordsLost = recordsLost
+        self.wrongSizeRecords = wrongSizeRecords
+        self.unknownKindRecords = unknownKindRecords
+        self.eventsWritten = eventsWritten
+        self.alertsWritten = alertsWritten
+        self.ruleEvaluation = ruleEvaluation
+        self.residentBytes = residentBytes
+        self.graphEvictedProcesses = graphEvictedProcesses
+        self.graphEvictedConnections = graphEvictedConnections
+        self.scrapes = scrapes
+        self.refusedConnections = refusedConnections
+        self.timedOutConnections = timedOutConnections
+    }
 }
 
 /// Renders the agent's state as Prometheus text; keeps the series
 /// selections between scrapes.
-struct AgentMetrics {
+public struct AgentMetrics {
     static let outputLagBounds: [UInt64] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000].map { $0 * 1_000_000 }
 
     private var processes: SeriesSelection<UInt32>
@@ -169,7 +268,7 @@ struct AgentMetrics {
     /// Labels of `ark_probe_info`.
     let info: [(String, String)]
 
-    init(options: MetricsOptions, rules ruleSet: RuleSet?, info: [(String, String)]) {
+    public init(options: MetricsOptions, rules ruleSet: RuleSet?, info: [(String, String)]) {
         processes = SeriesSelection(limit: options.processSeries)
         cgroupSelection = SeriesSelection(limit: options.cgroupSeries)
         rules = (ruleSet?.rules ?? []).filter(\.isEnabled).map { ($0.name, $0.severity.rawValue) }
@@ -177,7 +276,7 @@ struct AgentMetrics {
         self.info = info
     }
 
-    mutating func count(_ alerts: [Alert]) {
+    public mutating func count(_ alerts: [Alert]) {
         for alert in alerts { count(rule: alert.rule, severity: alert.severity, firing: alert.state == .firing) }
     }
 
@@ -187,10 +286,12 @@ struct AgentMetrics {
         firing[rule, default: 0] += isFiring ? 1 : -1
     }
 
-    mutating func render(traffic: TrafficCounters, totals: ProcessTotals, graph: StateGraph,
-                         dropReasonNames: [UInt32: String], health: AgentHealth, into text: inout MetricsText) {
-        renderProcesses(traffic: traffic, totals: totals, into: &text)
-        renderCgroups(traffic: traffic, into: &text)
+    public mutating func render(counters: EventCounters, totals: ProcessTotals, graph: StateGraph,
+                                dropReasonNames: [UInt32: String], health: AgentHealth, into text: inout MetricsText) {
+        let traffic = counters.traffic
+        let all = traffic.all
+        renderProcesses(all: all, totals: totals, into: &text)
+        renderCgroups(traffic: traffic, all: all, into: &text)
 
         text.family("ark_probe_kernel_drops_by_reason_total", .counter,
                     help: "TCP packets the kernel dropped, by enum skb_drop_reason (codes with subsystem bits: other).")
@@ -215,10 +316,10 @@ struct AgentMetrics {
                         UInt64(max(firing[rule.name] ?? 0, 0)))
         }
 
-        renderHealth(health, into: &text)
+        renderHealth(health, outputLag: counters.outputLag, into: &text)
     }
 
-    private mutating func renderProcesses(traffic: TrafficCounters, totals: ProcessTotals, into text: inout MetricsText) {
+    private mutating func renderProcesses(all: TrafficCounts, totals: ProcessTotals, into text: inout MetricsText) {
         let entries = totals.entries
         let exported = processes.select(entries.map { ($0.key, TrafficCounts($0.value).activity) })
         var series: [(labels: [(String, String)], counts: TrafficCounts)] = []
@@ -229,21 +330,22 @@ struct AgentMetrics {
             exportedSum += counts
             series.append(([("pid", String(pid)), ("comm", entry.command.description)], counts))
         }
-        series.append(([("pid", "other")], traffic.all - exportedSum))
+        series.append(([("pid", "other")], all - exportedSum))
         Self.renderTraffic(series, scope: "", what: "process (pid=\"other\": every process without a series)",
                            into: &text)
     }
 
-    private mutating func renderCgroups(traffic: TrafficCounters, into text: inout MetricsText) {
-        let exported = cgroupSelection.select(traffic.cgroups.map { ($0.key, $0.value.activity) })
+    private mutating func renderCgroups(traffic: TrafficCounters, all: TrafficCounts, into text: inout MetricsText) {
+        let cgroups = traffic.cgroups
+        let exported = cgroupSelection.select(cgroups.map { ($0.key, $0.value.activity) })
         var series: [(labels: [(String, String)], counts: TrafficCounts)] = []
         var exportedSum = TrafficCounts()
         for id in exported {
-            let counts = traffic.cgroups[id]!
+            let counts = cgroups[id]!
             exportedSum += counts
             series.append(([("cgroup_id", String(id))], counts))
         }
-        series.append(([("cgroup_id", "other")], traffic.all - exportedSum))
+        series.append(([("cgroup_id", "other")], all - exportedSum))
         Self.renderTraffic(series, scope: "cgroup_", what: "socket cgroup v2 id (0: none recorded)", into: &text)
     }
 
@@ -264,7 +366,7 @@ struct AgentMetrics {
         }
     }
 
-    private func renderHealth(_ health: AgentHealth, into text: inout MetricsText) {
+    private func renderHealth(_ health: AgentHealth, outputLag: LatencyHistogram, into text: inout MetricsText) {
         text.family("ark_probe_info", .gauge, help: "How the probe is attached (always 1).")
         text.sample("ark_probe_info", labels: info, 1)
         let counters: [(String, String, UInt64)] = [
@@ -287,7 +389,7 @@ struct AgentMetrics {
         text.sample("ark_probe_graph_evictions_total", ["kind": "connection"], health.graphEvictedConnections)
         text.family("ark_probe_output_lag_seconds", .histogram,
                     help: "From an event's kernel timestamp to the write of the batch that carried its line.")
-        text.histogram("ark_probe_output_lag_seconds", health.outputLag)
+        text.histogram("ark_probe_output_lag_seconds", outputLag)
         text.family("ark_probe_rule_evaluation_seconds", .histogram,
                     help: "Time of each tick's rule evaluation (graph subjects, pending and firing alerts).")
         text.histogram("ark_probe_rule_evaluation_seconds", health.ruleEvaluation)

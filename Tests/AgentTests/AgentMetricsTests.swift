@@ -20,12 +20,12 @@ final class AgentMetricsTests: XCTestCase {
 
     /// Agent state fed with `events`, as the agent feeds it.
     struct State {
-        var traffic = TrafficCounters()
+        var counters = EventCounters()
         var totals = ProcessTotals()
 
         mutating func add(_ events: [ProbeEvent]) {
             for event in events {
-                traffic.add(event)
+                counters.count(event)
                 totals.add(event)
             }
         }
@@ -33,13 +33,12 @@ final class AgentMetricsTests: XCTestCase {
 
     let health = AgentHealth(
         recordsRead: 7, recordsLost: 2, wrongSizeRecords: 0, unknownKindRecords: 1, eventsWritten: 6,
-        alertsWritten: 1, outputLag: LatencyHistogram(upperBoundsNanoseconds: [1_000_000]),
-        ruleEvaluation: LatencyHistogram(upperBoundsNanoseconds: [10_000]), residentBytes: 4096,
+        alertsWritten: 1, ruleEvaluation: LatencyHistogram(upperBoundsNanoseconds: [10_000]), residentBytes: 4096,
         graphEvictedProcesses: 0, graphEvictedConnections: 3, scrapes: 1, refusedConnections: 0, timedOutConnections: 0)
 
     func render(_ metrics: inout AgentMetrics, _ state: State) -> String {
         var text = MetricsText()
-        metrics.render(traffic: state.traffic, totals: state.totals, graph: StateGraph(),
+        metrics.render(counters: state.counters, totals: state.totals, graph: StateGraph(),
                        dropReasonNames: [2: "NOT_SPECIFIED", 3: "NO_SOCKET"], health: health, into: &text)
         return text.text
     }
@@ -69,6 +68,8 @@ final class AgentMetricsTests: XCTestCase {
             drop(pid: 20, cgroup: 200, reason: 3),
             drop(pid: 0, cgroup: 0, reason: 70_000),
         ])
+        // Events at 1 ns, their lines written 2 ms later.
+        state.counters.written(at: 2_000_001)
         metrics.count(rule: "stalled", severity: .critical, firing: true)
         metrics.count(rule: "stalled", severity: .critical, firing: true)
         metrics.count(rule: "stalled", severity: .critical, firing: false)
@@ -142,9 +143,19 @@ final class AgentMetricsTests: XCTestCase {
             # HELP ark_probe_output_lag_seconds From an event's kernel timestamp to the write of the batch that carried its line.
             # TYPE ark_probe_output_lag_seconds histogram
             ark_probe_output_lag_seconds_bucket{le="0.001"} 0
-            ark_probe_output_lag_seconds_bucket{le="+Inf"} 0
-            ark_probe_output_lag_seconds_sum 0
-            ark_probe_output_lag_seconds_count 0
+            ark_probe_output_lag_seconds_bucket{le="0.005"} 6
+            ark_probe_output_lag_seconds_bucket{le="0.01"} 6
+            ark_probe_output_lag_seconds_bucket{le="0.025"} 6
+            ark_probe_output_lag_seconds_bucket{le="0.05"} 6
+            ark_probe_output_lag_seconds_bucket{le="0.1"} 6
+            ark_probe_output_lag_seconds_bucket{le="0.25"} 6
+            ark_probe_output_lag_seconds_bucket{le="0.5"} 6
+            ark_probe_output_lag_seconds_bucket{le="1"} 6
+            ark_probe_output_lag_seconds_bucket{le="2.5"} 6
+            ark_probe_output_lag_seconds_bucket{le="5"} 6
+            ark_probe_output_lag_seconds_bucket{le="+Inf"} 6
+            ark_probe_output_lag_seconds_sum 0.012
+            ark_probe_output_lag_seconds_count 6
             # HELP ark_probe_rule_evaluation_seconds Time of each tick's rule evaluation (graph subjects, pending and firing alerts).
             # TYPE ark_probe_rule_evaluation_seconds histogram
             ark_probe_rule_evaluation_seconds_bucket{le="1e-05"} 0
@@ -184,7 +195,7 @@ final class AgentMetricsTests: XCTestCase {
             for (series, value) in previous {
                 XCTAssertGreaterThanOrEqual(values[series] ?? .max, value, "\(series) went backwards")
             }
-            XCTAssertEqual(values.values.reduce(0, +), state.traffic.all.retransmittedSegments)
+            XCTAssertEqual(values.values.reduce(0, +), state.counters.traffic.all.retransmittedSegments)
             previous = values
             return values
         }
