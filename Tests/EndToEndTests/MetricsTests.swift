@@ -101,9 +101,21 @@ final class MetricsEndpointTests: XCTestCase {
 
     func testBadOrBusyAddressFailsBeforeTheProbeLoads() throws {
         let binary = try NamespaceLab.productURL(named: "ark-probe").path
-        let bad = try NamespaceLab.run([binary, "run", "--metrics", "localhost"], check: false)
-        XCTAssertEqual(bad.status, 64, "a usage error")
-        XCTAssertTrue(bad.stderr.contains("metrics address 'localhost': no port"), bad.stderr)
+        let table: [([String], String)] = [
+            (["--metrics", "localhost"], "--metrics: metrics address 'localhost': no port"),
+            (["--metrics", "127.0.0.1:http"], "the port must be a number from 1 to 65535, not 'http'"),
+            (["--metrics", "::1:9464"], "an IPv6 address needs brackets"),
+            (["--metrics"], "--metrics needs a value"),
+            (["--metrics-series", "-1"], "--metrics-series takes a whole number from 0 to 10000, not '-1'"),
+        ]
+        for (arguments, message) in table {
+            let result = try NamespaceLab.run([binary, "run"] + arguments, check: false)
+            XCTAssertEqual(result.status, 64, "\(arguments): a usage error")
+            XCTAssertTrue(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+        let help = try NamespaceLab.run([binary, "run", "--help"])
+        XCTAssertTrue(help.stdout.contains("--metrics ADDR"), help.stdout)
+        XCTAssertTrue(help.stdout.contains("--metrics-series N"), help.stdout)
 
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(listener) }
