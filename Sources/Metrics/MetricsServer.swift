@@ -23,13 +23,15 @@ public struct MetricsServerError: Error, CustomStringConvertible {
 /// work, and `service` does it without ever blocking. One request per
 /// connection (`Connection: close`). Bounded: at most `maximumConnections`
 /// at once (more are closed on accept), a request head of at most
-/// `maximumRequestBytes`, and each connection closed `timeoutNanoseconds`
-/// after it was accepted, whatever state it is in; a slow or hostile
-/// client costs a descriptor and a buffer for that long, never a stall.
+/// `maximumRequestBytes` that must arrive within `requestTimeoutNanoseconds`
+/// of the accept, and each connection closed `timeoutNanoseconds` after it
+/// was accepted, whatever state it is in; a slow or hostile client costs a
+/// descriptor and a buffer for that long, never a stall.
 public final class MetricsServer {
     public struct Limits: Sendable {
         public var maximumConnections = 8
         public var maximumRequestBytes = 8192
+        public var requestTimeoutNanoseconds: UInt64 = 2_000_000_000
         public var timeoutNanoseconds: UInt64 = 10_000_000_000
 
         public init() {}
@@ -42,7 +44,9 @@ public final class MetricsServer {
         var response: [UInt8] = []
         var written = 0
         var peerClosed = false
-        let deadline: UInt64
+        let accepted: UInt64
+        /// Until the request is in: `accepted` + the request timeout.
+        var deadline: UInt64
     }
 
     public let address: ListenAddress
@@ -135,7 +139,7 @@ public final class MetricsServer {
                 close(descriptor)
                 continue
             }
-            connections[descriptor] = Connection(deadline: now + limits.timeoutNanoseconds)
+            connections[descriptor] = Connection(accepted: now, deadline: now + limits.requestTimeoutNanoseconds)
         }
     }
 
@@ -187,6 +191,7 @@ public final class MetricsServer {
             }
             connection.request = []
             connection.phase = .writing
+            connection.deadline = connection.accepted + limits.timeoutNanoseconds
             _ = Self.control(epoll, EPOLL_CTL_MOD, descriptor, events: EPOLLOUT.rawValue)
             connections[descriptor] = connection
             advance(descriptor, render: render)

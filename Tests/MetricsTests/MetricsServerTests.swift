@@ -135,15 +135,38 @@ final class MetricsServerTests: XCTestCase {
         send("GET /metr", on: client)
         server.service(now: 1_000) { body }
         XCTAssertEqual(server.openConnections, 1)
-        XCTAssertEqual(server.nextDeadline, 1_000 + server.limits.timeoutNanoseconds)
-        server.service(now: 1_000 + server.limits.timeoutNanoseconds - 1) { body }
+        let timeout = server.limits.requestTimeoutNanoseconds
+        XCTAssertEqual(server.nextDeadline, 1_000 + timeout)
+        server.service(now: 1_000 + timeout - 1) { body }
         XCTAssertEqual(server.openConnections, 1, "still within its time")
-        server.service(now: 1_000 + server.limits.timeoutNanoseconds) { body }
+        server.service(now: 1_000 + timeout) { body }
         XCTAssertEqual(server.openConnections, 0)
         XCTAssertEqual(server.timedOutConnections, 1)
         XCTAssertNil(server.nextDeadline)
         var byte: UInt8 = 0
         XCTAssertEqual(recv(client, &byte, 1, 0), 0, "the client sees the connection closed")
+    }
+
+    /// A client that sent its request but does not read the answer is
+    /// closed at the overall timeout.
+    func testClientThatDoesNotReadTimesOut() throws {
+        let server = try makeServer()
+        let client = try connectClient(to: server)
+        var small: Int32 = 4096
+        setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        send("GET /metrics HTTP/1.1\r\n\r\n", on: client)
+        let large = [UInt8](repeating: UInt8(ascii: "x"), count: 8 << 20)
+        for _ in 0..<100 where server.scrapes == 0 {
+            server.service(now: 1_000) { large }
+            usleep(1000)
+        }
+        XCTAssertEqual(server.scrapes, 1)
+        server.service(now: 1_000 + server.limits.requestTimeoutNanoseconds) { large }
+        XCTAssertEqual(server.openConnections, 1, "answering: only the overall timeout applies")
+        XCTAssertEqual(server.nextDeadline, 1_000 + server.limits.timeoutNanoseconds)
+        server.service(now: 1_000 + server.limits.timeoutNanoseconds) { large }
+        XCTAssertEqual(server.openConnections, 0)
+        XCTAssertEqual(server.timedOutConnections, 1)
     }
 
     func testConnectionsBeyondTheLimitAreClosed() throws {
