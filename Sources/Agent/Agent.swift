@@ -230,7 +230,7 @@ public final class Agent {
     }
 
     private func renderMetrics() -> [UInt8] {
-        guard var metrics, let metricsServer, let counters else { return [] }
+        guard metrics != nil, let metricsServer, let counters else { return [] }
         let health = AgentHealth(
             recordsRead: recordsRead, recordsLost: (try? probe.lostRecords()) ?? lostReported,
             wrongSizeRecords: probe.malformedRecords, unknownKindRecords: unknownKindRecords,
@@ -242,9 +242,9 @@ public final class Agent {
             scrapes: metricsServer.scrapes, refusedConnections: metricsServer.refusedConnections,
             timedOutConnections: metricsServer.timedOutConnections)
         var text = MetricsText()
-        metrics.render(counters: counters, totals: pipeline.totals, graph: pipeline.graph,
-                       dropReasonNames: probe.dropReasonNames, health: health, into: &text)
-        self.metrics = metrics
+        // In place: a copy would copy the series selections on every scrape.
+        metrics!.render(counters: counters, totals: pipeline.totals, graph: pipeline.graph,
+                        dropReasonNames: probe.dropReasonNames, health: health, into: &text)
         configuration.extraMetrics?(&text)
         return text.bytes
     }
