@@ -20,6 +20,13 @@ final class MetricsEndpointTests: XCTestCase {
         let metricsPort = try freeLoopbackPort()
         let agent = try AgentProcess(arguments: ["--port", String(port), "--metrics", "127.0.0.1:\(metricsPort)"],
                                      testCase: self)
+        // Hostile clients take every connection the server has, sending half
+        // a request and never more, while the traffic runs: the agent must
+        // go on reporting every retransmit and serve scrapes once they are
+        // timed out.
+        let hostile = try (0..<8).map { _ in try connectLoopback(port: metricsPort) }
+        defer { hostile.forEach { close($0) } }
+        for client in hostile { _ = send(client, "GET /metr", 9, Int32(MSG_NOSIGNAL)) }
         let senders = try (0..<2).map { _ in
             try lab.spawn(inSender: true, ["send", "--to", lab.receiverIPv4, "--port", String(port),
                                            "--bytes", String(4 * 1024 * 1024)])
@@ -37,7 +44,11 @@ final class MetricsEndpointTests: XCTestCase {
         var lines: [AgentLine] = []
         for _ in 0..<50 {
             let before = agent.lines()
-            let response = try httpGet(port: metricsPort, path: "/metrics")
+            // Refused (closed at accept) while the hostile clients hold on.
+            guard let response = try? httpGet(port: metricsPort, path: "/metrics") else {
+                usleep(200_000)
+                continue
+            }
             XCTAssertEqual(response.status, 200)
             XCTAssertTrue(response.head.contains("Content-Type: text/plain; version=0.0.4"), response.head)
             let after = agent.lines()
@@ -85,6 +96,8 @@ final class MetricsEndpointTests: XCTestCase {
                                + "reports_failed_retransmits=\"true\",kernel=\"\(kernelRelease())\"}"], 1)
         XCTAssertNotNil(samples["ark_probe_alerts_firing{rule=\"workload-stalled\",severity=\"critical\"}"])
         XCTAssertGreaterThan(samples["process_resident_memory_bytes"] ?? 0, 0)
+        XCTAssertEqual(samples["ark_probe_metrics_connections_closed_total{reason=\"timeout\"}"], 8,
+                       "the hostile clients were timed out")
 
         let check = try runWithInput([promtool, "check", "metrics"], input: scrape)
         XCTAssertEqual(check.status, 0, "promtool: \(check.stdout)\(check.stderr)")
@@ -246,11 +259,9 @@ final class MetricsEndpointTests: XCTestCase {
         let body: String
     }
 
-    /// GET over a plain socket (no URLSession: FoundationNetworking is not
-    /// linked into the tests), reading until the server closes.
-    func httpGet(port: Int, path: String) throws -> HTTPResponse {
+    /// A socket connected to 127.0.0.1:`port`, with a 5 s receive timeout.
+    func connectLoopback(port: Int) throws -> Int32 {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -262,7 +273,18 @@ final class MetricsEndpointTests: XCTestCase {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        guard connected else { throw LabError("cannot connect to 127.0.0.1:\(port): errno \(errno)") }
+        guard connected else {
+            close(descriptor)
+            throw LabError("cannot connect to 127.0.0.1:\(port): errno \(errno)")
+        }
+        return descriptor
+    }
+
+    /// GET over a plain socket (no URLSession: FoundationNetworking is not
+    /// linked into the tests), reading until the server closes.
+    func httpGet(port: Int, path: String) throws -> HTTPResponse {
+        let descriptor = try connectLoopback(port: port)
+        defer { close(descriptor) }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
         guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
             throw LabError("cannot send to 127.0.0.1:\(port): errno \(errno)")
