@@ -51,12 +51,15 @@ let package = Package(
             dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage", "TraceFormat",
                            "CArkProbeRecords", "CLinux", "Metrics"]
         ),
+        // Pushes alerts to Alertmanager's v2 API from threads of its own.
+        .target(name: "Alertmanager", dependencies: ["RuleEngine", "RuleLanguage", "ProbeEvents"]),
+        .testTarget(name: "AlertmanagerTests", dependencies: ["Alertmanager", "RuleEngine", "RuleLanguage", "ProbeEvents"]),
         // Embeds rules/*.yaml in the command as its default rules.
         .executableTarget(name: "rules-embed", path: "Sources/RulesEmbed"),
         .plugin(name: "ShippedRulesPlugin", capability: .buildTool(), dependencies: ["rules-embed"]),
         .executableTarget(
             name: "ark-probe",
-            dependencies: ["Agent", "KernelProbe", "Metrics", "ProbeEvents", "RuleEngine", "RuleLanguage", "RuleTesting"],
+            dependencies: ["Agent", "Alertmanager", "KernelProbe", "Metrics", "ProbeEvents", "RuleEngine", "RuleLanguage", "RuleTesting"],
             path: "Sources/ArkProbeCLI",
             plugins: ["ShippedRulesPlugin"]
         ),

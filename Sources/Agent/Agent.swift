@@ -139,6 +139,7 @@ public final class Agent {
         do throws(AgentError) {
             writeStartLine(at: start)
             try flush()
+            CodeResidency.releaseStartupCode()
             var ready = [epoll_event](repeating: epoll_event(), count: 4)
             while stop == nil {
                 let now = WallClock.monotonicNow()

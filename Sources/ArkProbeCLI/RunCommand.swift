@@ -1,4 +1,5 @@
 import Agent
+import Alertmanager
 import KernelProbe
 import Metrics
 import ProbeEvents
@@ -41,6 +42,7 @@ struct RunCommand: Subcommand {
                                pids and N cgroups each; the rest are summed
                                into pid="other" / cgroup_id="other" (default 50).
         \(RuleOptions.help)
+        \(AlertmanagerCLIOptions.help)
         \(CaptureOptions.help)
           -h, --help           Show this help.
         """
@@ -53,11 +55,13 @@ struct RunCommand: Subcommand {
     var metricsOptions = MetricsOptions()
     var rules = RuleOptions()
     var capture = CaptureOptions()
+    var alertmanager = AlertmanagerCLIOptions()
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         while let (name, inline) = try arguments.nextOption() {
             if try capture.parse(name, inline, &arguments) { continue }
             if try rules.parse(name, inline, &arguments) { continue }
+            if try alertmanager.parse(name, inline, &arguments) { continue }
             switch name {
             case "--output":
                 outputPath = try arguments.value(for: name, inline: inline)
@@ -83,6 +87,7 @@ struct RunCommand: Subcommand {
     func validate() throws(UsageError) {
         try capture.validate()
         try rules.validate()
+        try alertmanager.validate(rules: rules)
         _ = try listenAddress()
     }
 
@@ -113,16 +118,30 @@ struct RunCommand: Subcommand {
         configuration.pipeline.rules = ruleSet
         configuration.duration = duration
         configuration.metrics = metricsOptions
+        let notifier: AlertmanagerNotifier?
+        do {
+            notifier = try alertmanager.start(host: hostName(), clock: WallClock.measure())
+        } catch {
+            printError("ark-probe run: \(error)")
+            return 1
+        }
+        if let notifier {
+            configuration.alertObserver = { notifier.send($0) }
+            configuration.extraMetrics = { appendAlertmanagerMetrics(notifier.counters, to: &$0) }
+        }
         return runAgent(command: Self.name, outputPath: outputPath, probeOptions: capture.probe,
-                        configuration: configuration, summary: quiet, metricsAddress: try? listenAddress())
+                        configuration: configuration, summary: quiet, alertmanager: notifier,
+                        metricsAddress: try? listenAddress())
     }
 }
 
 /// Loads the probe, runs the agent and reports how it ended; the exit status.
+/// Alerts not yet delivered to Alertmanager get 2 s more once it stopped.
 /// With `metricsAddress`, the server listens before the probe loads, so
 /// a bad or busy address fails fast.
 func runAgent(command: String, outputPath: String?, probeOptions: ProbeOptions,
-              configuration: AgentConfiguration, summary: Bool, metricsAddress: ListenAddress? = nil) -> Int32 {
+              configuration: AgentConfiguration, summary: Bool, alertmanager: AlertmanagerNotifier? = nil,
+              metricsAddress: ListenAddress? = nil) -> Int32 {
     let output: LineOutput
     let probe: Probe
     var metricsServer: MetricsServer?
@@ -149,8 +168,10 @@ func runAgent(command: String, outputPath: String?, probeOptions: ProbeOptions,
                            metricsServer: metricsServer).run()
     } catch {
         printError("ark-probe \(command): \(error)")
+        if let alertmanager { _ = finishAlertmanager(alertmanager, withinSeconds: 2) }
         return 1
     }
+    if let alertmanager { _ = finishAlertmanager(alertmanager, withinSeconds: 2) }
     if result.stop == .outputClosed { return 0 }
     if summary { printSummary(result.totals) }
     var ending = "ark-probe: stopped (\(describe(result.stop))): \(result.recordsRead) records read, "

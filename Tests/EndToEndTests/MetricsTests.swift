@@ -112,6 +112,27 @@ final class MetricsEndpointTests: XCTestCase {
         XCTAssertEqual(agent.stop(), 0)
     }
 
+    /// The command's own families (the Alertmanager push's counters) come
+    /// after the agent's, and pass promtool too.
+    func testAlertmanagerCountersAreExported() throws {
+        try requireTools([promtool])
+        let metricsPort = try freeLoopbackPort()
+        let downPort = try freeLoopbackPort()
+        let agent = try AgentProcess(arguments: ["--metrics", "127.0.0.1:\(metricsPort)",
+                                                 "--alertmanager", "http://127.0.0.1:\(downPort)"], testCase: self)
+        let scrape = try httpGet(port: metricsPort, path: "/metrics").body
+        let samples = parseSamples(scrape)
+        let url = "{url=\"http://127.0.0.1:\(downPort)\"}"
+        for name in ["alerts_sent_total", "posts_sent_total", "failed_attempts_total", "rejected_posts_total",
+                     "dropped_notifications_total", "pending_alerts"] {
+            XCTAssertEqual(samples["ark_probe_alertmanager_" + name + url], 0, name + " (no alert was raised)")
+        }
+        let check = try runWithInput([promtool, "check", "metrics"], input: scrape)
+        XCTAssertEqual(check.status, 0, "promtool: \(check.stdout)\(check.stderr)")
+        XCTAssertEqual(check.stdout + check.stderr, "", "promtool lint complaints")
+        XCTAssertEqual(agent.stop(), 0)
+    }
+
     func testBadOrBusyAddressFailsBeforeTheProbeLoads() throws {
         let binary = try NamespaceLab.productURL(named: "ark-probe").path
         let table: [([String], String)] = [
