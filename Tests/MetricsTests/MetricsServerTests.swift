@@ -184,6 +184,14 @@ final class MetricsServerTests: XCTestCase {
         }
     }
 
+    /// `:port` listens on IPv6 and IPv4 at once.
+    func testEveryInterfaceServesIPv4Clients() throws {
+        let server = try MetricsServer(address: ListenAddress(host: .any, port: 0))
+        let client = try connectClient(to: server)
+        send("GET /metrics HTTP/1.1\r\n\r\n", on: client)
+        XCTAssertTrue(response(on: client, server: server)?.hasPrefix("HTTP/1.1 200 OK\r\n") ?? false)
+    }
+
     func testBusyPortNamesTheAddress() throws {
         let first = try makeServer()
         let address = ListenAddress(host: .ipv4(0x7f00_0001), port: first.port)
