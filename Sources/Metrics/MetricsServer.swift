@@ -126,8 +126,10 @@ public final class MetricsServer {
         }
     }
 
+    /// At most a few dozen per call: a flood of connections must not keep
+    /// the owner's loop here.
     private func acceptAll(now: UInt64) {
-        while true {
+        for _ in 0..<64 {
             // accept4 is hidden behind _GNU_SOURCE in Glibc's module.
             let descriptor = accept(listener, nil, nil)
             guard descriptor >= 0 else { return }
@@ -223,8 +225,10 @@ public final class MetricsServer {
             _ = Self.control(epoll, EPOLL_CTL_MOD, descriptor, events: EPOLLIN.rawValue)
             connections[descriptor] = connection
         case .lingering:
+            // Bounded per call, like everything here: a client streaming
+            // bytes at us must not keep the owner's loop here.
             var discard = [UInt8](repeating: 0, count: 2048)
-            while true {
+            for _ in 0..<32 {
                 let count = read(descriptor, &discard, discard.count)
                 if count > 0 { continue }
                 if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
