@@ -237,7 +237,7 @@ public final class Agent {
             wrongSizeRecords: probe.malformedRecords, unknownKindRecords: unknownKindRecords,
             eventsWritten: pipeline.eventsWritten, alertsWritten: pipeline.alertsWritten,
             ruleEvaluation: pipeline.ruleEvaluationTime,
-            residentBytes: AgentMetrics.residentMemoryBytes(),
+            residentBytes: metrics!.residentMemoryBytes(),
             graphEvictedProcesses: pipeline.graph.evictedProcesses,
             graphEvictedConnections: pipeline.graph.evictedConnections,
             scrapes: metricsServer.scrapes, refusedConnections: metricsServer.refusedConnections,

@@ -262,17 +262,22 @@ public struct AgentMetrics {
 
     private var processes: SeriesSelection<UInt32>
     private var cgroupSelection: SeriesSelection<UInt64>
-    /// Per rule (in rule-file order): severity and alerts firing now.
-    private var rules: [(name: String, severity: String)]
-    private var firing: [String: Int64] = [:]
+    /// Per rule (in rule-file order): severity and alerts firing now. A
+    /// list, not a table: a handful of rules, and no string hashing.
+    private var rules: [RuleFiring]
+    private struct RuleFiring {
+        let name: String
+        let severity: String
+        var firing: Int64 = 0
+    }
+    private let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
     /// Labels of `ark_probe_info`.
     let info: [(String, String)]
 
     public init(options: MetricsOptions, rules ruleSet: RuleSet?, info: [(String, String)]) {
         processes = SeriesSelection(limit: options.processSeries)
         cgroupSelection = SeriesSelection(limit: options.cgroupSeries)
-        rules = (ruleSet?.rules ?? []).filter(\.isEnabled).map { ($0.name, $0.severity.rawValue) }
-        for rule in rules { firing[rule.name] = 0 }
+        rules = (ruleSet?.rules ?? []).filter(\.isEnabled).map { RuleFiring(name: $0.name, severity: $0.severity.rawValue) }
         self.info = info
     }
 
@@ -282,8 +287,11 @@ public struct AgentMetrics {
 
     /// An alert of `rule` started (`firing`) or stopped firing.
     mutating func count(rule: String, severity: Severity, firing isFiring: Bool) {
-        if firing[rule] == nil { rules.append((rule, severity.rawValue)) }
-        firing[rule, default: 0] += isFiring ? 1 : -1
+        guard let index = rules.firstIndex(where: { $0.name == rule }) else {
+            rules.append(RuleFiring(name: rule, severity: severity.rawValue, firing: isFiring ? 1 : 0))
+            return
+        }
+        rules[index].firing += isFiring ? 1 : -1
     }
 
     public mutating func render(counters: EventCounters, totals: ProcessTotals, graph: StateGraph,
@@ -313,7 +321,7 @@ public struct AgentMetrics {
         text.family("ark_probe_alerts_firing", .gauge, help: "Alerts firing now, by rule.")
         for rule in rules {
             text.sample("ark_probe_alerts_firing", labels: [("rule", rule.name), ("severity", rule.severity)],
-                        UInt64(max(firing[rule.name] ?? 0, 0)))
+                        UInt64(max(rule.firing, 0)))
         }
 
         renderHealth(health, outputLag: counters.outputLag, into: &text)
@@ -328,7 +336,7 @@ public struct AgentMetrics {
             let entry = entries[pid]!
             let counts = TrafficCounts(entry)
             exportedSum += counts
-            series.append(([("pid", String(pid)), ("comm", entry.command.description)], counts))
+            series.append(([("pid", MetricsText.decimal(UInt64(pid))), ("comm", entry.command.description)], counts))
         }
         series.append(([("pid", "other")], all - exportedSum))
         Self.renderTraffic(series, scope: "", what: "process (pid=\"other\": every process without a series)",
@@ -343,7 +351,7 @@ public struct AgentMetrics {
         for id in exported {
             let counts = cgroups[id]!
             exportedSum += counts
-            series.append(([("cgroup_id", String(id))], counts))
+            series.append(([("cgroup_id", MetricsText.decimal(id))], counts))
         }
         series.append(([("cgroup_id", "other")], all - exportedSum))
         Self.renderTraffic(series, scope: "cgroup_", what: "socket cgroup v2 id (0: none recorded)", into: &text)
@@ -416,15 +424,23 @@ public struct AgentMetrics {
     }
 
     /// Resident pages from /proc/self/statm, in bytes; nil if unreadable.
-    static func residentMemoryBytes() -> UInt64? {
+    func residentMemoryBytes() -> UInt64? {
         let descriptor = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var buffer = [UInt8](repeating: 0, count: 128)
         let count = read(descriptor, &buffer, buffer.count)
         guard count > 0 else { return nil }
-        let fields = buffer[0..<count].split(separator: UInt8(ascii: " "))
-        guard fields.count >= 2, let pages = UInt64(String(decoding: fields[1], as: UTF8.self)) else { return nil }
-        return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        // "size resident shared ...": the second number.
+        guard var index = buffer[0..<count].firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        index += 1
+        var pages: UInt64 = 0
+        var digits = 0
+        while index < count, buffer[index] >= UInt8(ascii: "0"), buffer[index] <= UInt8(ascii: "9") {
+            pages = pages * 10 + UInt64(buffer[index] - UInt8(ascii: "0"))
+            digits += 1
+            index += 1
+        }
+        return digits > 0 ? pages * pageSize : nil
     }
 }

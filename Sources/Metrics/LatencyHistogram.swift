@@ -3,6 +3,8 @@
 public struct LatencyHistogram: Sendable, Equatable {
     /// Ascending upper bounds; the +Inf bucket is implied.
     public let upperBoundsNanoseconds: [UInt64]
+    /// The bounds in seconds, as the `le` label writes them.
+    public let upperBoundTexts: [String]
     /// Observations per bucket (not cumulative); the last is above every bound.
     public private(set) var bucketCounts: [UInt64]
     public private(set) var sumNanoseconds: UInt64 = 0
@@ -12,6 +14,7 @@ public struct LatencyHistogram: Sendable, Equatable {
         precondition(zip(upperBoundsNanoseconds, upperBoundsNanoseconds.dropFirst()).allSatisfy { $0 < $1 },
                      "histogram bounds must ascend")
         self.upperBoundsNanoseconds = upperBoundsNanoseconds
+        upperBoundTexts = upperBoundsNanoseconds.map { MetricsText.format(Double($0) / 1e9) }
         bucketCounts = Array(repeating: 0, count: upperBoundsNanoseconds.count + 1)
     }
 

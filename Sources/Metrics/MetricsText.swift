@@ -58,16 +58,29 @@ public struct MetricsText: Sendable {
         bytes.append(UInt8(ascii: "\n"))
     }
 
-    /// A histogram's `_bucket`, `_sum` and `_count` samples.
+    /// A histogram's `_bucket`, `_sum` and `_count` samples. No floating
+    /// point: the bounds were formatted when the histogram was made, and
+    /// the sum is written from its nanoseconds. (A scrape in the agent must
+    /// run little code: every code page it touches becomes resident.)
     public mutating func histogram(_ name: String, _ histogram: LatencyHistogram) {
         var cumulative: UInt64 = 0
-        for (index, bound) in histogram.upperBoundsNanoseconds.enumerated() {
+        for (index, bound) in histogram.upperBoundTexts.enumerated() {
             cumulative += histogram.bucketCounts[index]
-            sample(name + "_bucket", labels: [("le", Self.format(Double(bound) / 1e9))], cumulative)
+            sample(name + "_bucket", labels: [("le", bound)], cumulative)
         }
         sample(name + "_bucket", ["le": "+Inf"], histogram.count)
-        sample(name + "_sum", [:], Double(histogram.sumNanoseconds) / 1e9)
+        begin(name + "_sum", [:])
+        appendSeconds(nanoseconds: histogram.sumNanoseconds)
+        bytes.append(UInt8(ascii: "\n"))
         sample(name + "_count", [:], histogram.count)
+    }
+
+    /// A whole number in decimal, without the standard library's generic
+    /// formatting.
+    public static func decimal(_ value: UInt64) -> String {
+        var text = MetricsText(capacity: 20)
+        text.appendDecimal(value)
+        return String(decoding: text.bytes, as: UTF8.self)
     }
 
     /// Appends text already in exposition format (e.g. another writer's).
@@ -129,6 +142,36 @@ public struct MetricsText: Sendable {
     }
 
     private mutating func appendDecimal(_ value: UInt64) {
-        append(String(value))
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            bytes.append(contentsOf: buffer[(24 - count)...])
+        }
+    }
+
+    /// Seconds with up to nine decimals, trailing zeros dropped.
+    private mutating func appendSeconds(nanoseconds: UInt64) {
+        appendDecimal(nanoseconds / 1_000_000_000)
+        var fraction = nanoseconds % 1_000_000_000
+        guard fraction > 0 else { return }
+        var places = 9
+        while fraction % 10 == 0 {
+            fraction /= 10
+            places -= 1
+        }
+        bytes.append(UInt8(ascii: "."))
+        var scale: UInt64 = 1
+        for _ in 1..<places { scale *= 10 }
+        while scale > fraction {
+            bytes.append(UInt8(ascii: "0"))
+            scale /= 10
+        }
+        appendDecimal(fraction)
     }
 }

@@ -67,4 +67,21 @@ final class MetricsTextTests: XCTestCase {
 
             """)
     }
+
+    func testNumbersWithoutFloatingPoint() {
+        XCTAssertEqual(MetricsText.decimal(0), "0")
+        XCTAssertEqual(MetricsText.decimal(UInt64.max), "18446744073709551615")
+        let table: [([UInt64], String)] = [
+            ([], "0"), ([1], "0.000000001"), ([1_500_000_000], "1.5"), ([1_500_000_000, 1], "1.500000001"),
+            ([40_000_000_000], "40"), ([416_180], "0.00041618"),
+        ]
+        for (observations, sum) in table {
+            var histogram = LatencyHistogram(upperBoundsNanoseconds: [10_000])
+            for nanoseconds in observations { histogram.observe(nanoseconds: nanoseconds) }
+            var text = MetricsText()
+            text.histogram("h", histogram)
+            XCTAssertTrue(text.text.contains("h_bucket{le=\"1e-05\"} "), text.text)
+            XCTAssertTrue(text.text.contains("\nh_sum \(sum)\n"), "\(observations): \(text.text)")
+        }
+    }
 }
