@@ -249,8 +249,8 @@ public final class MetricsServer {
     }
 
     static func response(status: String, contentType: String, extraHeaders: String = "", body: [UInt8]) -> [UInt8] {
-        let head = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
-            + extraHeaders + "Connection: close\r\n\r\n"
+        let head = "HTTP/1.1 " + status + "\r\nContent-Type: " + contentType + "\r\nContent-Length: "
+            + MetricsText.decimal(UInt64(body.count)) + "\r\n" + extraHeaders + "Connection: close\r\n\r\n"
         return Array(head.utf8) + body
     }
 
