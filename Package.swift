@@ -43,17 +43,23 @@ let package = Package(
         .target(name: "TraceFormat", dependencies: ["ProbeEvents"]),
         .target(name: "StateGraph", dependencies: ["ProbeEvents"]),
         .target(name: "RuleEngine", dependencies: ["RuleLanguage", "StateGraph", "ProbeEvents"]),
+        // Prometheus text format and the /metrics HTTP server (no Foundation).
+        .target(name: "Metrics", dependencies: ["CLinux"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .target(
             name: "Agent",
             dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage", "TraceFormat",
-                           "CArkProbeRecords", "CLinux"]
+                           "CArkProbeRecords", "CLinux", "Metrics"]
         ),
+        // Pushes alerts to Alertmanager's v2 API from threads of its own.
+        .target(name: "Alertmanager", dependencies: ["RuleEngine", "RuleLanguage", "ProbeEvents"]),
+        .testTarget(name: "AlertmanagerTests", dependencies: ["Alertmanager", "RuleEngine", "RuleLanguage", "ProbeEvents"]),
         // Embeds rules/*.yaml in the command as its default rules.
         .executableTarget(name: "rules-embed", path: "Sources/RulesEmbed"),
         .plugin(name: "ShippedRulesPlugin", capability: .buildTool(), dependencies: ["rules-embed"]),
         .executableTarget(
             name: "ark-probe",
-            dependencies: ["Agent", "KernelProbe", "ProbeEvents", "RuleEngine", "RuleLanguage", "RuleTesting"],
+            dependencies: ["Agent", "Alertmanager", "KernelProbe", "Metrics", "ProbeEvents", "RuleEngine", "RuleLanguage", "RuleTesting"],
             path: "Sources/ArkProbeCLI",
             plugins: ["ShippedRulesPlugin"]
         ),
@@ -72,11 +78,16 @@ let package = Package(
             exclude: ["live_source.bpf.c"],
             plugins: ["BPFObjectPlugin"]
         ),
+        .executableTarget(
+            name: "ark-probe-metrics-bench",
+            dependencies: ["Agent", "Metrics", "ProbeEvents", "StateGraph"],
+            path: "benchmarks/MetricsBenchmark"
+        ),
         // Test-only traffic generator for the namespace lab (not shipped).
         .executableTarget(name: "ark-lab-traffic", path: "Tests/LabTraffic"),
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),
         .testTarget(name: "ProbeEventsTests", dependencies: ["ProbeEvents", "CArkProbeRecords"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "ProbeEvents", "RuleEngine", "RuleLanguage", "StateGraph"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Metrics", "ProbeEvents", "RuleEngine", "RuleLanguage", "StateGraph"]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "RuleLanguage", dependencies: ["CYAML"]),
         .testTarget(name: "RuleLanguageTests", dependencies: ["RuleLanguage"]),

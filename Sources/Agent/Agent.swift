@@ -1,6 +1,7 @@
 import CArkProbeRecords
 import CLinux
 import KernelProbe
+import Metrics
 import ProbeEvents
 import RuleEngine
 import StateGraph
@@ -23,6 +24,12 @@ public struct AgentConfiguration: Sendable {
     /// raised or resolved, after their lines are written (e.g. to push them
     /// to Alertmanager). It must not block.
     public var alertObserver: (@Sendable ([Alert]) -> Void)?
+    /// Series bounds of the metrics endpoint (with a `MetricsServer`).
+    public var metrics = MetricsOptions()
+    /// Called on the agent's thread on every scrape, after the agent's own
+    /// families, to append more (e.g. the Alertmanager push's counters).
+    /// It must not block.
+    public var extraMetrics: (@Sendable (inout MetricsText) -> Void)?
 
     public init() {}
 }
@@ -80,20 +87,33 @@ public final class Agent {
     private let pipeline: Pipeline
     private let identity: AgentIdentity
     private var recordsRead: UInt64 = 0
+    private var unknownKindRecords: UInt64 = 0
+    /// With a metrics server: what the scrapes report.
+    private let metricsServer: MetricsServer?
+    private var metrics: AgentMetrics?
+    private var counters: EventCounters?
     private var lostReported: UInt64 = 0
     /// Ticks run this long after their boundary when idle, so that records
     /// stamped just before it, still in the ring, are processed first.
     private let tickGrace: UInt64 = 50_000_000
 
-    public init(probe: Probe, output: LineOutput, configuration: AgentConfiguration) {
+    /// `metricsServer`: serve `/metrics` from this agent's state, in its loop.
+    public init(probe: Probe, output: LineOutput, configuration: AgentConfiguration,
+                metricsServer: MetricsServer? = nil) {
         self.probe = probe
         self.output = output
         self.configuration = configuration
+        self.metricsServer = metricsServer
         var pipelineOptions = configuration.pipeline
-        if configuration.alertObserver != nil { pipelineOptions.keepsAlerts = true }
+        if configuration.alertObserver != nil || metricsServer != nil { pipelineOptions.keepsAlerts = true }
         pipeline = Pipeline(options: pipelineOptions, clock: WallClock.measure(),
                             dropReasonNames: probe.dropReasonNames)
         identity = AgentIdentity.current()
+        if metricsServer != nil {
+            metrics = AgentMetrics(options: configuration.metrics, rules: configuration.pipeline.rules,
+                                   info: AgentMetrics.info(probe.report, kernel: identity.kernel))
+            counters = EventCounters()
+        }
     }
 
     /// Runs until a signal, the duration, or the reader closing the output.
@@ -108,6 +128,7 @@ public final class Agent {
         // when there is nothing to write. Regular files cannot be polled
         // (EPERM), and need not be.
         let watchesOutput = watch(output: output.descriptor, in: epoll)
+        if let metricsServer { try watch(metricsServer.pollDescriptor, in: epoll) }
 
         let start = WallClock.monotonicNow()
         let deadline = configuration.duration.map { start + UInt64($0 * 1_000_000_000) }
@@ -118,7 +139,8 @@ public final class Agent {
         do throws(AgentError) {
             writeStartLine(at: start)
             try flush()
-            var ready = [epoll_event](repeating: epoll_event(), count: 3)
+            CodeResidency.releaseStartupCode()
+            var ready = [epoll_event](repeating: epoll_event(), count: 4)
             while stop == nil {
                 let now = WallClock.monotonicNow()
                 if let deadline, now >= deadline { stop = .durationElapsed; break }
@@ -128,14 +150,21 @@ public final class Agent {
                     let due = pipeline.nextTick + tickGrace
                     timeout = min(timeout, due > now ? Int32((due - now) / 1_000_000) + 1 : 0)
                 }
+                if let due = metricsServer?.nextDeadline {
+                    timeout = min(timeout, due > now ? Int32(min((due - now) / 1_000_000 + 1, 60_000)) : 0)
+                }
                 let count = epoll_wait(epoll, &ready, Int32(ready.count), timeout)
                 if count < 0 && errno != EINTR { throw .system(call: "epoll_wait", errno: errno) }
-                if watchesOutput, ready.prefix(Int(max(count, 0))).contains(where: {
+                let events = ready.prefix(Int(max(count, 0)))
+                if watchesOutput, events.contains(where: {
                     $0.data.fd == output.descriptor && $0.events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
                 }) {
                     throw .output(.closed)
                 }
-                if let signal = signals.pending() { stop = .signal(signal) }
+                // Read only when epoll says so: one system call less per ring wakeup.
+                if events.contains(where: { $0.data.fd == signals.descriptor }), let signal = signals.pending() {
+                    stop = .signal(signal)
+                }
                 try drainRing()
                 pipeline.tick(through: WallClock.monotonicNow() - tickGrace)
                 if WallClock.monotonicNow() >= nextLossCheck || stop != nil {
@@ -144,6 +173,15 @@ public final class Agent {
                 }
                 try flush()
                 passAlerts()
+                if let metricsServer {
+                    // After a write: every event read before it has its line out.
+                    counters?.written(at: WallClock.monotonicNow())
+                    let scraped = ready.prefix(Int(max(count, 0))).contains { $0.data.fd == metricsServer.pollDescriptor }
+                    let now = WallClock.monotonicNow()
+                    if scraped || metricsServer.nextDeadline.map({ $0 <= now }) == true {
+                        metricsServer.service(now: now) { renderMetrics() }
+                    }
+                }
                 if progressInterval > 0, let progress = configuration.progress, WallClock.monotonicNow() >= nextProgress {
                     nextProgress += progressInterval
                     progress(AgentProgress(
@@ -181,14 +219,39 @@ public final class Agent {
 
     private func handle(_ record: UnsafePointer<ark_record>) {
         recordsRead += 1
-        guard let event = ProbeEvent(record: record) else { return }
+        guard let event = ProbeEvent(record: record) else {
+            unknownKindRecords += 1
+            return
+        }
+        if counters != nil && configuration.pipeline.filter.accepts(event) { counters!.count(event) }
         pipeline.process(event)
     }
 
     private func passAlerts() {
-        guard let observer = configuration.alertObserver, !pipeline.keptAlerts.isEmpty else { return }
-        observer(pipeline.keptAlerts)
+        guard !pipeline.keptAlerts.isEmpty else { return }
+        metrics?.count(pipeline.keptAlerts)
+        configuration.alertObserver?(pipeline.keptAlerts)
         pipeline.forgetKeptAlerts()
+    }
+
+    private func renderMetrics() -> [UInt8] {
+        guard metrics != nil, let metricsServer, let counters else { return [] }
+        let health = AgentHealth(
+            recordsRead: recordsRead, recordsLost: (try? probe.lostRecords()) ?? lostReported,
+            wrongSizeRecords: probe.malformedRecords, unknownKindRecords: unknownKindRecords,
+            eventsWritten: pipeline.eventsWritten, alertsWritten: pipeline.alertsWritten,
+            ruleEvaluation: pipeline.ruleEvaluationTime,
+            residentBytes: metrics!.residentMemoryBytes(),
+            graphEvictedProcesses: pipeline.graph.evictedProcesses,
+            graphEvictedConnections: pipeline.graph.evictedConnections,
+            scrapes: metricsServer.scrapes, refusedConnections: metricsServer.refusedConnections,
+            timedOutConnections: metricsServer.timedOutConnections)
+        var text = MetricsText()
+        // In place: a copy would copy the series selections on every scrape.
+        metrics!.render(counters: counters, totals: pipeline.totals, graph: pipeline.graph,
+                        dropReasonNames: probe.dropReasonNames, health: health, into: &text)
+        configuration.extraMetrics?(&text)
+        return text.bytes
     }
 
     private func flush() throws(AgentError) {

@@ -1,3 +1,4 @@
+import Metrics
 import ProbeEvents
 import RuleEngine
 import RuleLanguage
@@ -46,12 +47,18 @@ public final class Pipeline {
     public var keptAlerts: [Alert] { state.keptAlerts }
     /// The next tick boundary; 0 until the first event sets the phase.
     public var nextTick: UInt64 { state.nextTick }
+    /// How long each tick's rule evaluation took (CLOCK_MONOTONIC), for metrics.
+    public var ruleEvaluationTime: LatencyHistogram { state.ruleEvaluationTime }
 
     /// The JSONL produced so far; the caller writes and clears it.
     public var output: JSONLineWriter {
         get { state.output }
         _modify { yield &state.output }
     }
+
+    /// 10 µs … 500 ms.
+    public static let ruleEvaluationBounds: [UInt64] = [10, 50, 100, 500, 1000, 5000, 10_000, 50_000, 100_000, 500_000]
+        .map { $0 * 1000 }
 
     public func process(_ event: ProbeEvent) {
         state.process(event)
@@ -87,6 +94,7 @@ public final class Pipeline {
         var alertsWritten: UInt64 = 0
         var keptAlerts: [Alert] = []
         var nextTick: UInt64 = 0
+        var ruleEvaluationTime = LatencyHistogram(upperBoundsNanoseconds: Pipeline.ruleEvaluationBounds)
 
         init(options: Options, clock: WallClock, dropReasonNames: [UInt32: String]) {
             self.options = options
@@ -121,7 +129,11 @@ public final class Pipeline {
             while nextTick <= time {
                 graph.advance(to: nextTick, changes: &changes)
                 flushChanges()
-                engine?.evaluate(graph: graph, at: nextTick, alerts: &alerts)
+                if let engine {
+                    let start = WallClock.monotonicNow()
+                    engine.evaluate(graph: graph, at: nextTick, alerts: &alerts)
+                    ruleEvaluationTime.observe(nanoseconds: WallClock.monotonicNow() &- start)
+                }
                 flushAlerts()
                 nextTick += options.tickNanoseconds
             }

@@ -42,6 +42,10 @@ public final class Replay {
     public let options: Options
     public private(set) var summary = Summary()
     public private(set) var alerts: [Alert] = []
+    /// The host of the recorded run (its first probe.started line), and the
+    /// clock that turns event times into wall-clock time.
+    public private(set) var recordedHost = ""
+    public var clock: WallClock? { pipeline?.clock }
     /// The graph after the replay, and the event time it ended at.
     public var graph: StateGraph? { pipeline?.graph }
     public var endTime: UInt64 { lastEventTime + options.drainNanoseconds }
@@ -95,6 +99,7 @@ public final class Replay {
     private func handle(_ entry: TraceEntry) {
         switch entry {
         case .started(let start, _):
+            if recordedHost.isEmpty { recordedHost = start.host }
             _ = pipeline(clock: start.clock)
         case .event(let event, _):
             summary.events += 1

@@ -1,4 +1,5 @@
 import Agent
+import Alertmanager
 import KernelProbe
 import ProbeEvents
 import RuleLanguage
@@ -35,6 +36,14 @@ struct ReplayCommand: Subcommand {
           --drain SECONDS      Keep time running this long after the last
                                event, so alerts can resolve (default 0).
         \(RuleOptions.help)
+        \(AlertmanagerCLIOptions.help)
+                               A replay pushes its alerts once it has run
+                               through the traces, as the recorded host,
+                               and waits up to 10 s for their delivery
+                               (exit status 1 if some were not delivered).
+                               Alerts resolved within the traces arrive
+                               resolved; replay without --drain to see those
+                               still firing at the end fire.
           -h, --help           Show this help.
         """
 
@@ -45,10 +54,12 @@ struct ReplayCommand: Subcommand {
     var skipsBadLines = false
     var drainSeconds = 0.0
     var rules = RuleOptions()
+    var alertmanager = AlertmanagerCLIOptions()
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         while let (name, inline) = try arguments.nextOption(collecting: &traces) {
             if try rules.parse(name, inline, &arguments) { continue }
+            if try alertmanager.parse(name, inline, &arguments) { continue }
             switch name {
             case "--output": outputPath = try arguments.value(for: name, inline: inline)
             case "--no-events": writesEvents = false
@@ -65,6 +76,7 @@ struct ReplayCommand: Subcommand {
             throw UsageError("replay needs at least one trace file; see 'ark-probe replay --help'")
         }
         try rules.validate()
+        try alertmanager.validate(rules: rules)
     }
 
     func run() -> Int32 {
@@ -74,6 +86,7 @@ struct ReplayCommand: Subcommand {
         options.pipeline.writesGraph = writesGraph
         options.skipsBadLines = skipsBadLines
         options.drainNanoseconds = UInt64(drainSeconds * 1e9)
+        options.keepsAlerts = !alertmanager.urls.isEmpty
         let output: LineOutput
         do {
             if rules.enabled { options.pipeline.rules = try loadRuleSet(rules.paths) }
@@ -98,6 +111,22 @@ struct ReplayCommand: Subcommand {
         if summary.skippedLines > 0 { ending += ", \(summary.skippedLines) bad lines skipped" }
         if summary.reorderedEvents > 0 { ending += ", \(summary.reorderedEvents) events slightly out of order (read)" }
         printError(ending)
-        return 0
+        return pushAlerts(of: replay)
+    }
+
+    /// Pushes the replay's alerts to Alertmanager, if asked; the exit status.
+    private func pushAlerts(of replay: Replay) -> Int32 {
+        let notifier: AlertmanagerNotifier?
+        do {
+            notifier = try alertmanager.start(host: replay.recordedHost.isEmpty ? hostName() : replay.recordedHost,
+                                              clock: replay.clock ?? WallClock(offsetNanoseconds: 0),
+                                              queueCapacity: replay.alerts.count)
+        } catch {
+            printError("ark-probe replay: \(error)")
+            return 1
+        }
+        guard let notifier else { return 0 }
+        notifier.send(replay.alerts)
+        return finishAlertmanager(notifier, withinSeconds: 10) ? 0 : 1
     }
 }

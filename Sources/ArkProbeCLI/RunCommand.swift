@@ -1,5 +1,7 @@
 import Agent
+import Alertmanager
 import KernelProbe
+import Metrics
 import ProbeEvents
 import RuleEngine
 import RuleLanguage
@@ -33,7 +35,14 @@ struct RunCommand: Subcommand {
                                Graph and alert lines are still written.
           --no-graph           Do not write graph lines (the graph is still
                                kept for the rules).
+          --metrics ADDR       Serve Prometheus metrics at http://ADDR/metrics;
+                               ADDR is host:port, [ipv6]:port or :port (every
+                               interface), e.g. 127.0.0.1:9464.
+          --metrics-series N   Per-process and per-cgroup series for at most N
+                               pids and N cgroups each; the rest are summed
+                               into pid="other" / cgroup_id="other" (default 50).
         \(RuleOptions.help)
+        \(AlertmanagerCLIOptions.help)
         \(CaptureOptions.help)
           -h, --help           Show this help.
         """
@@ -42,13 +51,17 @@ struct RunCommand: Subcommand {
     var duration: Double?
     var quiet = false
     var writesGraph = true
+    var metricsAddress: String?
+    var metricsOptions = MetricsOptions()
     var rules = RuleOptions()
     var capture = CaptureOptions()
+    var alertmanager = AlertmanagerCLIOptions()
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         while let (name, inline) = try arguments.nextOption() {
             if try capture.parse(name, inline, &arguments) { continue }
             if try rules.parse(name, inline, &arguments) { continue }
+            if try alertmanager.parse(name, inline, &arguments) { continue }
             switch name {
             case "--output":
                 outputPath = try arguments.value(for: name, inline: inline)
@@ -58,6 +71,13 @@ struct RunCommand: Subcommand {
                 quiet = true
             case "--no-graph":
                 writesGraph = false
+            case "--metrics":
+                metricsAddress = try arguments.value(for: name, inline: inline)
+            case "--metrics-series":
+                let count = try parseInteger(arguments.value(for: name, inline: inline), option: name,
+                                             as: Int.self, range: 0...10_000)
+                metricsOptions.processSeries = count
+                metricsOptions.cgroupSeries = count
             default:
                 throw arguments.unknown(name)
             }
@@ -67,6 +87,17 @@ struct RunCommand: Subcommand {
     func validate() throws(UsageError) {
         try capture.validate()
         try rules.validate()
+        try alertmanager.validate(rules: rules)
+        _ = try listenAddress()
+    }
+
+    private func listenAddress() throws(UsageError) -> ListenAddress? {
+        guard let metricsAddress else { return nil }
+        do {
+            return try ListenAddress(parsing: metricsAddress)
+        } catch {
+            throw UsageError("--metrics: \(error)")
+        }
     }
 
     func run() -> Int32 {
@@ -86,31 +117,61 @@ struct RunCommand: Subcommand {
         configuration.pipeline.writesGraph = writesGraph
         configuration.pipeline.rules = ruleSet
         configuration.duration = duration
+        configuration.metrics = metricsOptions
+        let notifier: AlertmanagerNotifier?
+        do {
+            notifier = try alertmanager.start(host: hostName(), clock: WallClock.measure())
+        } catch {
+            printError("ark-probe run: \(error)")
+            return 1
+        }
+        if let notifier {
+            configuration.alertObserver = { notifier.send($0) }
+            configuration.extraMetrics = { appendAlertmanagerMetrics(notifier.counters, to: &$0) }
+        }
         return runAgent(command: Self.name, outputPath: outputPath, probeOptions: capture.probe,
-                        configuration: configuration, summary: quiet)
+                        configuration: configuration, summary: quiet, alertmanager: notifier,
+                        metricsAddress: try? listenAddress())
     }
 }
 
 /// Loads the probe, runs the agent and reports how it ended; the exit status.
+/// Alerts not yet delivered to Alertmanager get 2 s more once it stopped.
+/// With `metricsAddress`, the server listens before the probe loads, so
+/// a bad or busy address fails fast.
 func runAgent(command: String, outputPath: String?, probeOptions: ProbeOptions,
-              configuration: AgentConfiguration, summary: Bool) -> Int32 {
+              configuration: AgentConfiguration, summary: Bool, alertmanager: AlertmanagerNotifier? = nil,
+              metricsAddress: ListenAddress? = nil) -> Int32 {
     let output: LineOutput
     let probe: Probe
+    var metricsServer: MetricsServer?
     do {
         output = try openOutput(outputPath)
+        if let metricsAddress {
+            do {
+                metricsServer = try MetricsServer(address: metricsAddress)
+            } catch {
+                printError("ark-probe \(command): \(error)")
+                return 1
+            }
+        }
         probe = try Probe(options: probeOptions)
     } catch {
         printError("ark-probe \(command): \(error)")
         return 1
     }
     reportAttachment(probe.report)
+    if let metricsServer { printError("ark-probe: metrics at http://\(metricsServer.address)/metrics") }
     let result: AgentResult
     do {
-        result = try Agent(probe: probe, output: output, configuration: configuration).run()
+        result = try Agent(probe: probe, output: output, configuration: configuration,
+                           metricsServer: metricsServer).run()
     } catch {
         printError("ark-probe \(command): \(error)")
+        if let alertmanager { _ = finishAlertmanager(alertmanager, withinSeconds: 2) }
         return 1
     }
+    if let alertmanager { _ = finishAlertmanager(alertmanager, withinSeconds: 2) }
     if result.stop == .outputClosed { return 0 }
     if summary { printSummary(result.totals) }
     var ending = "ark-probe: stopped (\(describe(result.stop))): \(result.recordsRead) records read, "

@@ -1,5 +1,7 @@
 import Agent
+import Alertmanager
 import KernelProbe
+import ProbeEvents
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -117,4 +119,82 @@ struct RuleOptions {
 func openOutput(_ path: String?) throws(LineOutput.Failure) -> LineOutput {
     guard let path else { return LineOutput() }
     return try LineOutput(appendingTo: path)
+}
+
+/// Where to push alerts: options of `run` and `replay`.
+struct AlertmanagerCLIOptions {
+    static let help = """
+          --alertmanager URL   Also push alerts to the Alertmanager at URL,
+                               http://host:port[/prefix], by its v2 API
+                               (repeatable: give every peer of a cluster).
+          --alertmanager-resend SECONDS
+                               Re-send firing alerts this often (default 60,
+                               at least 1);
+                               Alertmanager times them out after 4 intervals
+                               without news.
+        """
+
+    var urls: [AlertmanagerURL] = []
+    var options = AlertmanagerOptions()
+
+    mutating func parse(_ name: String, _ inline: String?, _ arguments: inout ArgumentReader) throws(UsageError) -> Bool {
+        switch name {
+        case "--alertmanager":
+            let text = try arguments.value(for: name, inline: inline)
+            do {
+                let url = try AlertmanagerURL(parsing: text)
+                if !urls.contains(url) { urls.append(url) }
+            } catch {
+                throw UsageError("--alertmanager: \(error)")
+            }
+        case "--alertmanager-resend":
+            let seconds = try parseSeconds(arguments.value(for: name, inline: inline), option: name)
+            guard seconds >= 1 else { throw UsageError("--alertmanager-resend takes 1 second or more, not \(seconds)") }
+            options.resendIntervalSeconds = seconds
+        default:
+            return false
+        }
+        return true
+    }
+
+    func validate(rules: RuleOptions) throws(UsageError) {
+        if !urls.isEmpty && !rules.enabled {
+            throw UsageError("--alertmanager pushes the alerts of rules; it makes no sense with --no-rules")
+        }
+    }
+
+    /// Starts the sender threads; the CLI logs what they report.
+    func start(host: String, clock: WallClock, queueCapacity: Int? = nil) throws(AlertmanagerStartError) -> AlertmanagerNotifier? {
+        guard !urls.isEmpty else { return nil }
+        var options = options
+        if let queueCapacity { options.queueCapacity = max(options.queueCapacity, queueCapacity) }
+        return try AlertmanagerNotifier(urls: urls, host: host, clock: clock, options: options) { event in
+            printError("ark-probe: \(event)")
+        }
+    }
+}
+
+/// Gives the Alertmanager senders `seconds` to deliver, then says what
+/// they did; false if some alerts were not delivered.
+func finishAlertmanager(_ notifier: AlertmanagerNotifier, withinSeconds seconds: Double) -> Bool {
+    var complete = true
+    for counters in notifier.finish(withinSeconds: seconds) {
+        var line = "ark-probe: alertmanager \(counters.url): \(counters.alertsSent) alert(s) sent in "
+            + "\(counters.postsSent) post(s), \(counters.failedAttempts) failed attempt(s)"
+        if counters.rejectedPosts > 0 { line += ", \(counters.rejectedPosts) post(s) refused" }
+        if counters.droppedNotifications > 0 { line += ", \(counters.droppedNotifications) notification(s) dropped" }
+        if counters.pendingAlerts > 0 {
+            line += "; \(counters.pendingAlerts) alert(s) NOT delivered"
+            complete = false
+        }
+        printError(line)
+    }
+    return complete
+}
+
+/// This machine's name, as in the agent's own lines.
+func hostName() -> String {
+    var name = utsname()
+    uname(&name)
+    return withUnsafeBytes(of: name.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
 }
