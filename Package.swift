@@ -113,3 +113,23 @@ let package = Package(
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzHarness"]),
     ]
 )
+
+// Resident memory (README "Memory"). The code the agent's loop runs is placed
+// together, at the end of .text, in the order of scripts/hot-symbols.txt
+// (scripts/hot-symbols regenerates it; gold, the toolchain's linker here,
+// ignores entries that no longer exist): that needs one section per function
+// in the modules the loop runs. The binary's symbols are bound at start-up
+// (-z now), so its calls never make the loop search the libraries' symbol
+// tables.
+let agentLoopModules: Set = ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage",
+                              "Metrics", "Alertmanager", "Agent", "ark-probe"]
+for target in package.targets where agentLoopModules.contains(target.name) {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-Xfrontend", "-function-sections"], .when(platforms: [.linux]))]
+}
+for target in package.targets where target.name == "ark-probe" {
+    target.linkerSettings = (target.linkerSettings ?? []) + [
+        .unsafeFlags(["-Xlinker", "--section-ordering-file=\(Context.packageDirectory)/scripts/hot-symbols.txt",
+                      "-Xlinker", "-z", "-Xlinker", "now"],
+                     .when(platforms: [.linux])),
+    ]
+}

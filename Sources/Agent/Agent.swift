@@ -96,6 +96,10 @@ public final class Agent {
     /// Ticks run this long after their boundary when idle, so that records
     /// stamped just before it, still in the ring, are processed first.
     private let tickGrace: UInt64 = 50_000_000
+    /// Output is written once this much is buffered, even mid-batch.
+    private let outputBatchBytes = 32 * 1024
+    /// A write that failed while the ring was drained, thrown after it.
+    private var outputFailure: AgentError?
 
     /// `metricsServer`: serve `/metrics` from this agent's state, in its loop.
     public init(probe: Probe, output: LineOutput, configuration: AgentConfiguration,
@@ -139,7 +143,7 @@ public final class Agent {
         do throws(AgentError) {
             writeStartLine(at: start)
             try flush()
-            CodeResidency.releaseStartupCode()
+            CodeResidency.releaseStartupMemory()
             var ready = [epoll_event](repeating: epoll_event(), count: 4)
             while stop == nil {
                 let now = WallClock.monotonicNow()
@@ -215,6 +219,10 @@ public final class Agent {
         } catch {
             throw .probe(error)
         }
+        if let failure = outputFailure {
+            outputFailure = nil
+            throw failure
+        }
     }
 
     private func handle(_ record: UnsafePointer<ark_record>) {
@@ -225,6 +233,11 @@ public final class Agent {
         }
         if counters != nil && configuration.pipeline.filter.accepts(event) { counters!.count(event) }
         pipeline.process(event)
+        // A full ring's lines are megabytes: written as they come, the output
+        // buffer stays at its initial 64 KiB (resident memory budget).
+        if pipeline.output.count >= outputBatchBytes, outputFailure == nil {
+            do { try flush() } catch { outputFailure = error }
+        }
     }
 
     private func passAlerts() {

@@ -3,4 +3,5 @@
 /* Linux system headers that Glibc's Swift module does not export. */
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <malloc.h>           /* malloc_trim: return start-up heap to the kernel */
 #endif
