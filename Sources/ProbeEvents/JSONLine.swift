@@ -319,6 +319,132 @@ public struct JSONLineWriter {
         write(digits.utf8Start[Int(byte & 0xf)])
     }
 
+    // MARK: Unchecked writes: an encoder reserves a line's room once, then
+    // puts its pieces without a capacity check each.
+
+    /// Makes sure `length` more bytes fit.
+    @inline(__always)
+    mutating func reserve(_ length: Int) {
+        if count + length > storage.capacity { grow(to: count + length) }
+    }
+
+    /// Constant text (a run of keys and fixed values): a copy of a length
+    /// known at compile time, which the compiler turns into a few moves.
+    @inline(__always)
+    mutating func put(_ text: StaticString) {
+        let length = text.utf8CodeUnitCount
+        UnsafeMutableRawPointer(storage.base + count).copyMemory(from: text.utf8Start, byteCount: length)
+        count += length
+    }
+
+    @inline(__always)
+    mutating func put(_ byte: UInt8) {
+        storage.base[count] = byte
+        count += 1
+    }
+
+    /// Short text whose length is known only at run time (a name from a
+    /// table), byte by byte: a memcpy call costs more than the copy.
+    @inline(__always)
+    mutating func putShort(_ text: StaticString) {
+        let length = text.utf8CodeUnitCount
+        let source = text.utf8Start
+        let destination = storage.base + count
+        for index in 0..<length { destination[index] = source[index] }
+        count += length
+    }
+
+    /// An address's text (at most 39 bytes): IPv4-mapped ones as dotted
+    /// quads directly, others through `IPAddress.withText`.
+    mutating func putText(_ address: IPAddress) {
+        guard address.isIPv4Mapped else {
+            address.appendText(to: &self)
+            return
+        }
+        let quad = address.low
+        putOctet(UInt8(truncatingIfNeeded: quad >> 24))
+        put(UInt8(ascii: "."))
+        putOctet(UInt8(truncatingIfNeeded: quad >> 16))
+        put(UInt8(ascii: "."))
+        putOctet(UInt8(truncatingIfNeeded: quad >> 8))
+        put(UInt8(ascii: "."))
+        putOctet(UInt8(truncatingIfNeeded: quad))
+    }
+
+    @inline(__always)
+    private mutating func putOctet(_ value: UInt8) {
+        let pairs = digitPairs.utf8Start
+        var rest = Int(value)
+        if rest >= 100 {
+            put(UInt8(ascii: "0") &+ UInt8(rest / 100))
+            rest %= 100
+        } else if rest < 10 {
+            put(UInt8(ascii: "0") &+ UInt8(rest))
+            return
+        }
+        put(pairs[rest &* 2])
+        put(pairs[rest &* 2 &+ 1])
+    }
+
+    /// Up to 16 bytes held in two words, of which the first `length` count:
+    /// both words are stored whole and the count moves by `length`.
+    @inline(__always)
+    mutating func put(_ words: (UInt64, UInt64), length: Int) {
+        let destination = UnsafeMutableRawPointer(storage.base + count)
+        destination.storeBytes(of: words.0, as: UInt64.self)
+        (destination + 8).storeBytes(of: words.1, as: UInt64.self)
+        count += length
+    }
+
+    /// `value` in decimal (at most 20 bytes), two digits at a time.
+    mutating func putDecimal(_ value: UInt64) {
+        if value < 10 {
+            put(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
+            return
+        }
+        let length = decimalLength(value)
+        let pairs = digitPairs.utf8Start
+        var end = storage.base + count + length
+        var remaining = value
+        while remaining >= 100 {
+            let pair = Int(truncatingIfNeeded: remaining % 100) &* 2
+            remaining /= 100
+            end -= 2
+            end[0] = pairs[pair]
+            end[1] = pairs[pair &+ 1]
+        }
+        if remaining >= 10 {
+            let pair = Int(truncatingIfNeeded: remaining) &* 2
+            end[-2] = pairs[pair]
+            end[-1] = pairs[pair &+ 1]
+        } else {
+            end[-1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining)
+        }
+        count += length
+    }
+
+    /// A command name as a JSON string. The usual comm (printable ASCII
+    /// without quote or backslash) is checked and copied a word at a time;
+    /// any other goes through `appendEscaped`, which may grow the buffer.
+    mutating func putString(_ command: Command) {
+        let (first, second) = command.bytes
+        let length = command.length
+        // Only the name's bytes are checked: the others count as plain 'A's.
+        func plain(_ word: UInt64, bytes: Int) -> UInt64 {
+            let word = UInt64(littleEndian: word)
+            guard bytes < 8 else { return word }
+            let kept: UInt64 = bytes <= 0 ? 0 : (1 << (UInt64(bytes) * 8)) &- 1
+            return word & kept | 0x4141_4141_4141_4141 & ~kept
+        }
+        guard isPlainASCII(plain(first, bytes: length)) && isPlainASCII(plain(second, bytes: length - 8)) else {
+            command.withBytes { appendEscaped($0) }
+            return
+        }
+        put(UInt8(ascii: "\""))
+        put((first, second), length: length)
+        put(UInt8(ascii: "\""))
+    }
+
     /// Appends `value` in decimal.
     mutating func appendDecimal(_ value: UInt64) {
         if value < 10 {
@@ -337,6 +463,38 @@ public struct JSONLineWriter {
             write(buffer.baseAddress! + (24 - count), count: count)
         }
     }
+}
+
+/// "00" "01" … "99": the two digits of every value below 100.
+private let digitPairs: StaticString = """
+    00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+    40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899
+    """
+
+/// How many decimal digits `value` has.
+@inline(__always)
+func decimalLength(_ value: UInt64) -> Int {
+    var length = 1
+    var remaining = value
+    while remaining >= 10_000 {
+        remaining /= 10_000
+        length += 4
+    }
+    if remaining >= 100 { return length + (remaining >= 1000 ? 3 : 2) }
+    return length + (remaining >= 10 ? 1 : 0)
+}
+
+/// True when none of the eight bytes needs escaping in a JSON string:
+/// each is printable ASCII (0x20...0x7f) and neither '"' nor '\\'.
+@inline(__always)
+func isPlainASCII(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+    let control = (word &- ones &* 0x20) & ~word & highs != 0  // some byte < 0x20
+    return word & highs == 0 && !control
+        && !hasZeroByte(word ^ (ones &* 0x22)) && !hasZeroByte(word ^ (ones &* 0x5c))
 }
 
 /// Length of the well-formed UTF-8 sequence of a lead byte >= 0x80 at

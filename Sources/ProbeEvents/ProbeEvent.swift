@@ -162,6 +162,19 @@ public struct Command: Equatable, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// How many bytes come before the first NUL (16 when none does).
+    var length: Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        // The lowest flagged byte is the first zero byte (little-endian order).
+        let first = UInt64(littleEndian: bytes.0), second = UInt64(littleEndian: bytes.1)
+        let zeros = (first &- ones) & ~first & highs
+        if zeros != 0 { return zeros.trailingZeroBitCount / 8 }
+        let laterZeros = (second &- ones) & ~second & highs
+        if laterZeros != 0 { return 8 + laterZeros.trailingZeroBitCount / 8 }
+        return 16
+    }
+
     /// The bytes up to the first NUL.
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         withUnsafeBytes(of: bytes) { all in
