@@ -354,11 +354,11 @@ public struct JSONLineWriter {
         count += length
     }
 
-    /// An address's text (at most 39 bytes): IPv4-mapped ones as dotted
-    /// quads directly, others through `IPAddress.withText`.
+    /// An address's text (at most 39 bytes), as `IPAddress.withText`
+    /// writes it, straight into the line.
     mutating func putText(_ address: IPAddress) {
         guard address.isIPv4Mapped else {
-            address.appendText(to: &self)
+            putIPv6(address)
             return
         }
         let quad = address.low
@@ -369,6 +369,44 @@ public struct JSONLineWriter {
         putOctet(UInt8(truncatingIfNeeded: quad >> 8))
         put(UInt8(ascii: "."))
         putOctet(UInt8(truncatingIfNeeded: quad))
+    }
+
+    /// RFC 5952: lowercase hex groups without leading zeros, the first
+    /// longest run of two or more zero groups as "::".
+    private mutating func putIPv6(_ address: IPAddress) {
+        let high = address.high, low = address.low
+        func group(_ index: Int) -> UInt16 {
+            UInt16(truncatingIfNeeded: (index < 4 ? high : low) >> UInt64(48 - 16 * (index & 3)))
+        }
+        var bestStart = -1, bestLength = 1, runStart = -1
+        for index in 0..<8 {
+            guard group(index) == 0 else {
+                runStart = -1
+                continue
+            }
+            if runStart < 0 { runStart = index }
+            if index - runStart + 1 > bestLength {
+                bestStart = runStart
+                bestLength = index - runStart + 1
+            }
+        }
+        let digits = hexDigits.utf8Start
+        var index = 0
+        while index < 8 {
+            if index == bestStart {
+                put(UInt8(ascii: ":"))
+                if index == 0 { put(UInt8(ascii: ":")) }
+                index += bestLength
+                continue
+            }
+            let value = Int(group(index))
+            if value >= 0x1000 { put(digits[value >> 12]) }
+            if value >= 0x100 { put(digits[(value >> 8) & 0xf]) }
+            if value >= 0x10 { put(digits[(value >> 4) & 0xf]) }
+            put(digits[value & 0xf])
+            if index < 7 { put(UInt8(ascii: ":")) }
+            index += 1
+        }
     }
 
     @inline(__always)
@@ -471,6 +509,8 @@ private let digitPairs: StaticString = """
     40414243444546474849505152535455565758596061626364656667686970717273747576777879\
     8081828384858687888990919293949596979899
     """
+
+private let hexDigits: StaticString = "0123456789abcdef"
 
 /// How many decimal digits `value` has.
 @inline(__always)

@@ -152,20 +152,29 @@ public final class RuleEngine {
                 // A condition over one event holds at that event only; with
                 // windowed aggregates it is re-checked as the windows decay.
                 guard !rules[index].rule.aggregates.isEmpty else { break }
-                for (entity, state) in rules[index].entities.sorted(by: { $0.key.description < $1.key.description })
-                where state.lifecycle.phase != .inactive {
+                for (entity, state) in activeEntities(of: index) {
                     guard let event = state.lastEvent else { continue }
                     evaluate(index, EventInstance(event: event, entity: entity, reasons: reasons), at: time, alerts: &alerts)
                     seen.insert(entity)
                 }
             }
             // Active alerts whose subject left the graph: the condition no longer holds.
-            for (entity, state) in rules[index].entities.sorted(by: { $0.key.description < $1.key.description })
-            where state.lifecycle.phase != .inactive && !seen.contains(entity) {
+            for (entity, _) in activeEntities(of: index) where !seen.contains(entity) {
                 update(index, entity: entity, holds: false, at: time, instance: nil, alerts: &alerts)
             }
             forgetIdle(in: index, at: time)
         }
+    }
+
+    /// The pending and firing entities of rule `index`, in the order of
+    /// their ids (replays must agree). Only these are sorted: a rule may
+    /// track thousands of inactive entities.
+    private func activeEntities(of index: Int) -> [(key: AlertEntity, value: EntityState)] {
+        // Each id is made once, not once per comparison.
+        rules[index].entities.filter { $0.value.lifecycle.phase != .inactive }
+            .map { (id: $0.key.description, entry: $0) }
+            .sorted { $0.id < $1.id }
+            .map(\.entry)
     }
 
     // MARK: Evaluation
