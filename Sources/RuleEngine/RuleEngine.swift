@@ -54,6 +54,9 @@ public final class RuleEngine {
     private var rules: [PreparedRule]
     /// The graph subjects some rule is about: only those are built per tick.
     private let neededSubjects: Set<Subject>
+    /// The rules an event can concern: event subjects, and rules with
+    /// aggregates. Graph rules alone wait for the tick.
+    private let eventRules: [Int]
     private var reasons: [UInt32: String]
     private let context = RuleContext()
     private var drops: [AlertEntity: SlidingWindow] = [:]
@@ -71,7 +74,12 @@ public final class RuleEngine {
                 keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
                 evidenceFields: subject.fields.keys.sorted())
         }
-        neededSubjects = Set(self.rules.map(\.subject))
+        let prepared = self.rules
+        neededSubjects = Set(prepared.map(\.subject))
+        eventRules = prepared.indices.filter { index in
+            if case .event = prepared[index].subject { return true }
+            return !prepared[index].rule.aggregates.isEmpty
+        }
     }
 
     /// Names a drop reason code this engine did not know (replays).
@@ -94,7 +102,7 @@ public final class RuleEngine {
            let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
             drops[entity, default: SlidingWindow(seconds: dropWindowSeconds)].add(1, at: time)
         }
-        for index in rules.indices {
+        for index in eventRules {
             let subject = rules[index].subject
             let isSubject = subject.matches(event)
             guard isSubject || !rules[index].rule.aggregates.isEmpty,
