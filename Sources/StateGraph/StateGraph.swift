@@ -204,9 +204,9 @@ public struct StateGraph: Sendable {
                 processes[pid] = nil
             }
         }
-        for (key, connection) in connections where connectionExpired(connection, quiet: quiet, hold: hold) {
-            connections[key] = nil
-        }
+        // Keys first: removing while iterating would copy the whole table.
+        let expired = connections.compactMap { connectionExpired($0.value, quiet: quiet, hold: hold) ? $0.key : nil }
+        for key in expired { connections[key] = nil }
     }
 
     private func inBackoff(_ key: UInt64) -> Bool {
@@ -243,7 +243,8 @@ public struct StateGraph: Sendable {
         for address in process.peers.keys.sorted(by: { $0.high == $1.high ? $0.low < $1.low : $0.high < $1.high }) {
             changes.append(change(.removed(reason), process.peers[address]!, of: pid, node: process))
         }
-        for (key, connection) in connections where connection.pid == pid { connections[key] = nil }
+        let owned = connections.compactMap { $0.value.pid == pid ? $0.key : nil }
+        for key in owned { connections[key] = nil }
     }
 
     private mutating func evictOldestProcess(changes: inout [GraphChange]) {

@@ -289,7 +289,8 @@ func replayTrace(_ records: UnsafeBufferPointer<ark_record>, through pipeline: P
     var bytes = 0
     for index in records.indices {
         if let event = ProbeEvent(record: records.baseAddress! + index) { pipeline.process(event) }
-        if pipeline.output.count >= 64 * 1024 {
+        // Like the agent, which writes after each ring-buffer batch.
+        if index % 64 == 63 && pipeline.output.count >= 64 * 1024 {
             bytes += pipeline.output.count
             try pipeline.output.withBytes { buffer throws(LineOutput.Failure) in try output.write(buffer) }
             pipeline.output.removeAll()
