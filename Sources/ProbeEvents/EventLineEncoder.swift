@@ -22,6 +22,9 @@ public struct EventLineEncoder {
     /// from a trace being replayed).
     public var dropReasonNames: [UInt32: String]
 
+    /// Shared by copies of the encoder (it only ever holds correct text).
+    private let texts = EncoderTextCache()
+
     public init(clock: WallClock, dropReasonNames: [UInt32: String]) {
         self.clock = clock
         self.dropReasonNames = dropReasonNames
@@ -38,7 +41,7 @@ public struct EventLineEncoder {
     public func encode(_ event: ProbeEvent, into line: inout JSONLineWriter) {
         line.reserve(Self.lineRoom)
         line.put("{\"ts\":")
-        line.putDecimal(clock.milliseconds(monotonicNanoseconds: event.monotonicNanoseconds))
+        texts.put(clock.milliseconds(monotonicNanoseconds: event.monotonicNanoseconds), as: texts.milliseconds, into: &line)
         let owner = event.owner
         switch event.kind {
         case .retransmit, .synAckRetransmit:
@@ -111,11 +114,11 @@ public struct EventLineEncoder {
         case .ipv6: line.put(",\"family\":\"ipv6\",\"saddr\":\"")
         case .unspecified: line.put(",\"family\":\"unspec\",\"saddr\":\"")
         }
-        line.putText(connection.localAddress)
+        texts.put(connection.localAddress, into: &line)
         line.put("\",\"sport\":")
         line.putDecimal(UInt64(connection.localPort))
         line.put(",\"daddr\":\"")
-        line.putText(connection.remoteAddress)
+        texts.put(connection.remoteAddress, into: &line)
         line.put("\",\"dport\":")
         line.putDecimal(UInt64(connection.remotePort))
         if event.kind != .drop || event.socketCookie != 0 {
@@ -174,7 +177,7 @@ public struct EventLineEncoder {
         line.put(",\"socket_cgroup_id\":")
         line.putDecimal(event.socketCgroupID)
         line.put(",\"netns\":")
-        line.putDecimal(UInt64(event.networkNamespace))
+        texts.put(UInt64(event.networkNamespace), as: texts.namespace, into: &line)
         line.put(",\"ktime_ns\":")
         line.putDecimal(event.monotonicNanoseconds)
         line.put("}\n")

@@ -343,6 +343,24 @@ public struct JSONLineWriter {
         count += 1
     }
 
+    /// Up to 40 bytes held in five words, of which the first `length`
+    /// count: all five are stored and the count moves by `length`.
+    @inline(__always)
+    mutating func put(_ words: (UInt64, UInt64, UInt64, UInt64, UInt64), length: Int) {
+        let destination = UnsafeMutableRawPointer(storage.base + count)
+        destination.storeBytes(of: words.0, as: UInt64.self)
+        (destination + 8).storeBytes(of: words.1, as: UInt64.self)
+        (destination + 16).storeBytes(of: words.2, as: UInt64.self)
+        (destination + 24).storeBytes(of: words.3, as: UInt64.self)
+        (destination + 32).storeBytes(of: words.4, as: UInt64.self)
+        count += length
+    }
+
+    /// Copies `length` bytes written at `start` out, to cache them.
+    func copyBytes(from start: Int, count length: Int, to destination: UnsafeMutablePointer<UInt8>) {
+        destination.update(from: storage.base + start, count: length)
+    }
+
     /// Short text whose length is known only at run time (a name from a
     /// table), byte by byte: a memcpy call costs more than the copy.
     @inline(__always)
