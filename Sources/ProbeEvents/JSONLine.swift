@@ -285,6 +285,11 @@ public struct JSONLineWriter {
             if index > runStart, let address = text.baseAddress { writer.write(address + runStart, count: index - runStart) }
         }
         while index < text.count {
+            // Eight plain bytes at a time while they last (messages, names).
+            if index + 8 <= text.count && isPlainASCII(UInt64(littleEndian: text.loadUnaligned(fromByteOffset: index, as: UInt64.self))) {
+                index += 8
+                continue
+            }
             let byte = text[index]
             if byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
                 index += 1
@@ -317,6 +322,34 @@ public struct JSONLineWriter {
         write("\\u00")
         write(digits.utf8Start[Int(byte >> 4)])
         write(digits.utf8Start[Int(byte & 0xf)])
+    }
+
+    // MARK: Runs of a line, for encoders in other modules that write a
+    // whole line themselves (no `field` calls in between): each checks
+    // for room once and writes without further checks.
+
+    /// Constant text, such as a run of keys and fixed values: `","pid":`.
+    public mutating func appendRaw(_ text: StaticString) {
+        reserve(text.utf8CodeUnitCount)
+        put(text)
+    }
+
+    /// `value` in decimal.
+    public mutating func appendUnsigned(_ value: UInt64) {
+        reserve(20)
+        putDecimal(value)
+    }
+
+    /// The text of `address`, without quotes.
+    public mutating func appendAddress(_ address: IPAddress) {
+        reserve(40)
+        putText(address)
+    }
+
+    /// `command` as a JSON string.
+    public mutating func appendString(_ command: Command) {
+        reserve(96)
+        putString(command)
     }
 
     // MARK: Unchecked writes: an encoder reserves a line's room once, then

@@ -39,6 +39,22 @@ final class TextFormattingTests: XCTestCase {
         XCTAssertEqual(escaped([0xed, 0xa0, 0x80]), #""\u00ed\u00a0\u0080""#)  // surrogate
     }
 
+    func testLongStringsAreEscapedWhereverTheSpecialByteFalls() {
+        let plain = Array("abcdefghijklmnopqrstuvwx".utf8)
+        for (special, escape) in [(UInt8(ascii: "\""), "\\\""), (UInt8(ascii: "\\"), "\\\\"), (0x0a, "\\n"),
+                                  (0x1f, "\\u001f"), (0x80, "\\u0080"), (0x7f, "\u{7f}")] {
+            for position in plain.indices {
+                var bytes = plain
+                bytes[position] = special
+                var writer = JSONLineWriter()
+                bytes.withUnsafeBytes { writer.appendEscaped($0) }
+                let expected = "\"" + String(decoding: plain[..<position], as: UTF8.self) + escape
+                    + String(decoding: plain[(position + 1)...], as: UTF8.self) + "\""
+                XCTAssertEqual(String(decoding: writer.bytes, as: UTF8.self), expected)
+            }
+        }
+    }
+
     func testCommandKeepsAtMostFifteenBytes() {
         XCTAssertEqual(Command("a-very-long-command-name").description, "a-very-long-com")
         XCTAssertEqual(Command("").description, "")
