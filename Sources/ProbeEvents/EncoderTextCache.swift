@@ -21,8 +21,16 @@ final class EncoderTextCache {
         var text: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
     }
 
+    /// A command known to need no escaping, and its length.
+    struct PlainCommand {
+        var command = Command()
+        var length = -1
+    }
+
     static let slotCount = 256
+    static let commandSlotCount = 64
     private let slots: UnsafeMutablePointer<Slot>
+    private let commands: UnsafeMutablePointer<PlainCommand>
     /// The last `ts` and `netns` values written.
     let milliseconds: UnsafeMutablePointer<Number>
     let namespace: UnsafeMutablePointer<Number>
@@ -31,6 +39,8 @@ final class EncoderTextCache {
         slots = .allocate(capacity: Self.slotCount)
         // Length 0 marks an empty slot: no address has empty text.
         slots.initialize(repeating: Slot(), count: Self.slotCount)
+        commands = .allocate(capacity: Self.commandSlotCount)
+        commands.initialize(repeating: PlainCommand(), count: Self.commandSlotCount)
         milliseconds = .allocate(capacity: 2)
         milliseconds.initialize(repeating: Number(), count: 2)
         namespace = milliseconds + 1
@@ -39,8 +49,32 @@ final class EncoderTextCache {
     deinit {
         slots.deinitialize(count: Self.slotCount)
         slots.deallocate()
+        commands.deinitialize(count: Self.commandSlotCount)
+        commands.deallocate()
         milliseconds.deinitialize(count: 2)
         milliseconds.deallocate()
+    }
+
+    /// Puts `command` as a JSON string into `line` (room reserved): a
+    /// command seen before to need no escaping is copied without a check.
+    @inline(__always)
+    func put(_ command: Command, into line: inout JSONLineWriter) {
+        let words = command.bytes
+        let index = Int(truncatingIfNeeded: ((words.0 ^ words.1 &* 31) &* 0x9E37_79B9_7F4A_7C15) >> 58)
+        let slot = commands + index
+        if slot.pointee.length >= 0 && slot.pointee.command == command {
+            line.put(UInt8(ascii: "\""))
+            line.put(words, length: slot.pointee.length)
+            line.put(UInt8(ascii: "\""))
+            return
+        }
+        let start = line.count
+        line.putString(command)
+        let length = line.count - start - 2
+        // Kept only when written as is: quotes and the bytes before the NUL.
+        if length == command.length {
+            slot.pointee = PlainCommand(command: command, length: length)
+        }
     }
 
     /// Puts `value` in decimal into `line` (room reserved), from `entry`
