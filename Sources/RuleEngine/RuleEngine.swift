@@ -51,15 +51,17 @@ public final class RuleEngine {
         var lastEvidence: [(name: String, value: Value)] = []
     }
 
-    private var rules: [PreparedRule]
+    // The engine's state is touched on every event and for every instance
+    // at a tick, from one thread: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var rules: [PreparedRule]
     /// The graph subjects some rule is about: only those are built per tick.
     private let neededSubjects: Set<Subject>
     /// The rules an event can concern: event subjects, and rules with
     /// aggregates. Graph rules alone wait for the tick.
     private let eventRules: [Int]
-    private var reasons: [UInt32: String]
+    @exclusivity(unchecked) private var reasons: [UInt32: String]
     private let context = RuleContext()
-    private var drops: [AlertEntity: SlidingWindow] = [:]
+    @exclusivity(unchecked) private var drops: [AlertEntity: SlidingWindow] = [:]
     private let dropWindowSeconds: Double
     public private(set) var forgottenEntities: UInt64 = 0
 
@@ -100,7 +102,13 @@ public final class RuleEngine {
         let time = event.monotonicNanoseconds
         if event.kind == .drop, neededSubjects.contains(.kernelDrops),
            let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
-            drops[entity, default: SlidingWindow(seconds: dropWindowSeconds)].add(1, at: time)
+            if let index = drops.index(forKey: entity) {
+                drops.values[index].add(1, at: time)
+            } else {
+                var window = SlidingWindow(seconds: dropWindowSeconds)
+                window.add(1, at: time)
+                drops[entity] = window
+            }
         }
         for index in eventRules {
             let subject = rules[index].subject
@@ -290,8 +298,8 @@ extension AlertEntity {
 /// The values a rule reads, loaded per evaluation; a class so that the
 /// existential the compiled expressions take allocates nothing.
 final class RuleContext: EvaluationContext {
-    var values: [Value] = []
-    var aggregates: [Double] = []
+    @exclusivity(unchecked) var values: [Value] = []
+    @exclusivity(unchecked) var aggregates: [Double] = []
 
     func load(_ names: [String], _ lookup: (String) -> Value) {
         values.removeAll(keepingCapacity: true)
