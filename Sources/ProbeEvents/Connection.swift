@@ -100,6 +100,11 @@ public struct IPAddress: Equatable, Hashable, Sendable, CustomStringConvertible 
 
     public var isIPv4Mapped: Bool { high == 0 && low >> 32 == 0xffff }
 
+    /// One word fed to the hasher, not two: peers are looked up per event.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(high &* 0x9E37_79B9_7F4A_7C15 ^ low)
+    }
+
     public var description: String {
         withText { String(decoding: $0, as: UTF8.self) }
     }

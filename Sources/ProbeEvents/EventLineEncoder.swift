@@ -74,13 +74,15 @@ public struct EventLineEncoder {
         // or by the network namespace when no owner is known (pid 0).
         if owner.pid != 0 {
             line.put("pid-")
+            let start = line.count
             line.putDecimal(UInt64(owner.pid))
+            line.put("\",\"pid\":")
+            line.putCopy(from: start, count: line.count - start - 8)
         } else {
             line.put("netns-")
             line.putDecimal(UInt64(event.networkNamespace))
+            line.put("\",\"pid\":0")
         }
-        line.put("\",\"pid\":")
-        line.putDecimal(UInt64(owner.pid))
         switch event.kind {
         case .retransmit, .synAckRetransmit:
             line.put(",\"value\":\"")

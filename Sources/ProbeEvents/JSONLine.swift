@@ -389,6 +389,14 @@ public struct JSONLineWriter {
         count += length
     }
 
+    /// Repeats up to 16 bytes written at `start` (a number written twice),
+    /// as two whole words.
+    @inline(__always)
+    mutating func putCopy(from start: Int, count length: Int) {
+        let source = UnsafeRawPointer(storage.base + start)
+        put((source.loadUnaligned(as: UInt64.self), source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)), length: length)
+    }
+
     /// Copies `length` bytes written at `start` out, to cache them.
     func copyBytes(from start: Int, count length: Int, to destination: UnsafeMutablePointer<UInt8>) {
         destination.update(from: storage.base + start, count: length)
