@@ -49,6 +49,13 @@ public final class RuleEngine {
         var lastPid: UInt32 = 0
         var lastValue = Value.missing
         var lastEvidence: [(name: String, value: Value)] = []
+        /// The subject of the latest evaluation that held without a
+        /// transition, and the aggregates it saw: the value and evidence
+        /// are made from them only if a line needs them (a firing alert is
+        /// re-evaluated every tick, and making its evidence text each time
+        /// cost more than the rest of the tick).
+        var heldSubject: (any SubjectInstance)?
+        var heldAggregates: [Double] = []
     }
 
     // The engine's state is touched on every event and for every instance
@@ -168,29 +175,31 @@ public final class RuleEngine {
                 // A condition over one event holds at that event only; with
                 // windowed aggregates it is re-checked as the windows decay.
                 guard !rules[index].rule.aggregates.isEmpty else { break }
-                for (entity, state) in activeEntities(of: index) {
-                    guard let event = state.lastEvent else { continue }
+                for entity in activeEntities(of: index) {
+                    guard let event = rules[index].entities[entity]?.lastEvent else { continue }
                     evaluate(index, EventInstance(event: event, entity: entity, reasons: reasons), at: time, alerts: &alerts)
                     seen.insert(entity)
                 }
             }
             // Active alerts whose subject left the graph: the condition no longer holds.
-            for (entity, _) in activeEntities(of: index) where !seen.contains(entity) {
+            for entity in activeEntities(of: index, excluding: seen) {
                 update(index, entity: entity, holds: false, at: time, instance: nil, alerts: &alerts)
             }
             forgetIdle(in: index, at: time)
         }
     }
 
-    /// The pending and firing entities of rule `index`, in the order of
-    /// their ids (replays must agree). Only these are sorted: a rule may
-    /// track thousands of inactive entities.
-    private func activeEntities(of index: Int) -> [(key: AlertEntity, value: EntityState)] {
+    /// The pending and firing entities of rule `index` but those in
+    /// `seen`, in the order of their ids (replays must agree). Only these
+    /// are sorted: a rule may track thousands of entities, and in a storm
+    /// most are firing and seen.
+    private func activeEntities(of index: Int, excluding seen: Set<AlertEntity> = []) -> [AlertEntity] {
         // Each id is made once, not once per comparison.
-        rules[index].entities.filter { $0.value.lifecycle.phase != .inactive }
-            .map { (id: $0.key.description, entry: $0) }
+        rules[index].entities
+            .compactMap { $0.value.lifecycle.phase != .inactive && !seen.contains($0.key) ? $0.key : nil }
+            .map { (id: $0.description, entity: $0) }
             .sorted { $0.id < $1.id }
-            .map(\.entry)
+            .map(\.entity)
     }
 
     // MARK: Evaluation
@@ -226,10 +235,20 @@ public final class RuleEngine {
         guard let transition = rules[index].entities[entity]!.lifecycle.update(
             holds: holds, at: time, for: rules[index].holdNanoseconds, keepFiring: rules[index].keepFiringNanoseconds)
         else {
-            if holds, let instance { remember(instance, rule: rule, in: index, entity: entity) }
+            if holds, let instance {
+                rules[index].entities[entity]!.heldSubject = instance
+                rules[index].entities[entity]!.heldAggregates = context.aggregates
+            }
             return
         }
-        if let instance { remember(instance, rule: rule, in: index, entity: entity) }
+        if let instance {
+            remember(instance, rule: rule, in: index, entity: entity)
+        } else if let held = rules[index].entities[entity]!.heldSubject {
+            context.load(rule.fieldNames, held.value)
+            context.aggregates = rules[index].entities[entity]!.heldAggregates
+            remember(held, rule: rule, in: index, entity: entity)
+        }
+        rules[index].entities[entity]!.heldSubject = nil
         let state = rules[index].entities[entity]!
         // A subject that is gone: its last known figures, and a message
         // saying the condition no longer holds.
@@ -266,13 +285,22 @@ public final class RuleEngine {
 
     /// Drops inactive entities whose windows have emptied.
     private func forgetIdle(in index: Int, at time: UInt64) {
-        for (entity, var state) in rules[index].entities where state.lifecycle.phase == .inactive {
-            if state.windows.indices.allSatisfy({ state.windows[$0].isEmpty(at: time) }) {
-                rules[index].entities[entity] = nil
-            } else {
-                rules[index].entities[entity] = state
+        // In place through indices, removals after: changing the table while
+        // iterating over it would copy the whole table.
+        var idle: [AlertEntity] = []
+        var position = rules[index].entities.startIndex
+        while position != rules[index].entities.endIndex {
+            if rules[index].entities.values[position].lifecycle.phase == .inactive
+                && Self.windowsEmpty(&rules[index].entities.values[position].windows, at: time) {
+                idle.append(rules[index].entities.keys[position])
             }
+            rules[index].entities.formIndex(after: &position)
         }
+        for entity in idle { rules[index].entities[entity] = nil }
+    }
+
+    private static func windowsEmpty(_ windows: inout [AggregateWindow], at time: UInt64) -> Bool {
+        windows.indices.allSatisfy { windows[$0].isEmpty(at: time) }
     }
 }
 
