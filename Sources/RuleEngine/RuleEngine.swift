@@ -149,7 +149,7 @@ public final class RuleEngine {
                 guard case .number(let number) = EventFields.value(name, of: event, reasons: reasons) else { continue }
                 amount = number
             case .matching(let predicate):
-                context.load(predicate.fieldNames) { EventFields.value($0, of: event, reasons: reasons) }
+                context.load(predicate.fieldNames) { [reasons] in EventFields.value($0, of: event, reasons: reasons) }
                 guard predicate.matches(context) else { continue }
                 amount = 1
             }
@@ -323,19 +323,31 @@ extension AlertEntity {
     }
 }
 
-/// The values a rule reads, loaded per evaluation; a class so that the
-/// existential the compiled expressions take allocates nothing.
+/// The values a rule reads, for one subject at a time; a class so that the
+/// existential the compiled expressions take allocates nothing. A field is
+/// looked up when an expression first reads it: at a tick most subjects
+/// only have their condition checked, and their message fields (addresses
+/// and names made into text) are needed only for a line.
 final class RuleContext: EvaluationContext {
-    @exclusivity(unchecked) var values: [Value] = []
+    @exclusivity(unchecked) private var names: [String] = []
+    @exclusivity(unchecked) private var lookup: (String) -> Value = { _ in .missing }
+    /// The values looked up so far, by field index.
+    @exclusivity(unchecked) private var values: [Value?] = []
     @exclusivity(unchecked) var aggregates: [Double] = []
 
-    func load(_ names: [String], _ lookup: (String) -> Value) {
+    func load(_ names: [String], _ lookup: @escaping (String) -> Value) {
+        self.names = names
+        self.lookup = lookup
         values.removeAll(keepingCapacity: true)
-        for name in names { values.append(lookup(name)) }
+        values.append(contentsOf: repeatElement(nil, count: names.count))
     }
 
     func value(of field: FieldID) -> Value {
-        field.index < values.count ? values[field.index] : .missing
+        guard field.index < values.count else { return .missing }
+        if let value = values[field.index] { return value }
+        let value = lookup(names[field.index])
+        values[field.index] = value
+        return value
     }
 
     func aggregate(_ index: Int) -> Double {
