@@ -30,8 +30,9 @@ public final class Pipeline {
     public let options: Options
     /// Everything that changes per event, in one struct: the class's
     /// methods then make one exclusive access per call instead of one per
-    /// field touched.
-    private var state: State
+    /// field touched. Unchecked: the class is used from one thread, and a
+    /// dynamic exclusivity check on every event cost more than the rules.
+    @exclusivity(unchecked) private var state: State
 
     public init(options: Options, clock: WallClock, dropReasonNames: [UInt32: String]) {
         self.options = options

@@ -24,24 +24,31 @@ public struct ProcessTotals: Sendable {
 
     public mutating func add(_ event: ProbeEvent) {
         let pid = event.owner.pid
-        if entries[pid] == nil {
+        var index = entries.index(forKey: pid)
+        if index == nil {
             guard entries.count < Self.maximumProcesses else {
                 overflowEvents += 1
                 return
             }
             entries[pid] = Entry(pid: pid, command: event.owner.command)
+            index = entries.index(forKey: pid)
         }
+        // In place through the index: one hash lookup per event.
+        Self.count(event, into: &entries.values[index!])
+    }
+
+    private static func count(_ event: ProbeEvent, into entry: inout Entry) {
         switch event.kind {
         case .retransmit, .synAckRetransmit:
             if event.error == 0 {
-                entries[pid]!.retransmittedSegments += UInt64(event.segments)
-                entries[pid]!.retransmitEvents += 1
-                if event.cause == .rto { entries[pid]!.rtoEvents += 1 }
+                entry.retransmittedSegments += UInt64(event.segments)
+                entry.retransmitEvents += 1
+                if event.cause == .rto { entry.rtoEvents += 1 }
             } else {
-                entries[pid]!.failedSegments += UInt64(event.segments)
+                entry.failedSegments += UInt64(event.segments)
             }
         case .drop:
-            entries[pid]!.kernelDrops += 1
+            entry.kernelDrops += 1
         case .congestionState, .processExit:
             break
         }

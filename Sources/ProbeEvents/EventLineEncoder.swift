@@ -22,93 +22,178 @@ public struct EventLineEncoder {
     /// from a trace being replayed).
     public var dropReasonNames: [UInt32: String]
 
+    /// Shared by copies of the encoder (it only ever holds correct text).
+    private let texts = EncoderTextCache()
+
     public init(clock: WallClock, dropReasonNames: [UInt32: String]) {
         self.clock = clock
         self.dropReasonNames = dropReasonNames
     }
 
+    /// Room for any event line but the drop reason's name: numbers of at
+    /// most 20 digits, a comm of 15 bytes escaped (6 each), two addresses of
+    /// at most 39 bytes, and the fixed keys and names.
+    static let lineRoom = 1024
+
+    /// One line per event, the hottest path of the agent: the line's room is
+    /// reserved once, and each run of keys and fixed values between two
+    /// variable values is a single constant copy.
     public func encode(_ event: ProbeEvent, into line: inout JSONLineWriter) {
-        line.beginObject()
-        line.field("ts", clock.milliseconds(monotonicNanoseconds: event.monotonicNanoseconds))
-        line.field("event_type", plain: event.eventType)
-        switch event.kind {
-        case .retransmit, .synAckRetransmit, .congestionState, .drop:
-            break
-        case .processExit:
-            line.field("entity_id", prefix: "process-pid-", number: UInt64(event.owner.pid))
-            line.field("pid", UInt64(event.owner.pid))
-            line.field("value", decimalString: 1)
-            line.field("comm", event.owner.command)
-            line.field("cgroup_id", event.owner.cgroupID)
-            line.field("exit_code", UInt64(event.dropReason))
-            line.field("ktime_ns", event.monotonicNanoseconds)
-            line.endLine()
-            return
-        }
-        Self.encodeEntity(of: event, into: &line)
-        switch event.kind {
-        case .retransmit, .synAckRetransmit:
-            line.field("value", decimalString: UInt64(event.segments))
-        case .congestionState:
-            line.field("value", plain: event.congestionState.name)
-        case .drop, .processExit:
-            line.field("value", decimalString: 1)
-        }
-        encodeContext(of: event, into: &line)
-        line.endLine()
-    }
-
-    /// `entity_id` and `pid`: the network as seen by the owning process, or
-    /// by the network namespace when no owner is known (pid 0).
-    static func encodeEntity(of event: ProbeEvent, into line: inout JSONLineWriter) {
-        if event.owner.pid != 0 {
-            line.field("entity_id", prefix: "network-pid-", number: UInt64(event.owner.pid))
-        } else {
-            line.field("entity_id", prefix: "network-netns-", number: UInt64(event.networkNamespace))
-        }
-        line.field("pid", UInt64(event.owner.pid))
-    }
-
-    private func encodeContext(of event: ProbeEvent, into line: inout JSONLineWriter) {
+        line.reserve(Self.lineRoom)
+        line.put("{\"ts\":")
+        texts.put(clock.milliseconds(monotonicNanoseconds: event.monotonicNanoseconds), as: texts.milliseconds, into: &line)
         let owner = event.owner
-        if owner.pid != 0 {
-            line.field("tid", UInt64(owner.tid))
-            line.field("comm", owner.command)
-            line.field("uid", UInt64(owner.uid))
-            line.field("cgroup_id", owner.cgroupID)
-        }
-        line.field("attribution", plain: owner.source.name)
-        let connection = event.connection
-        line.field("family", plain: connection.family.name)
-        line.field("saddr", connection.localAddress)
-        line.field("sport", UInt64(connection.localPort))
-        line.field("daddr", connection.remoteAddress)
-        line.field("dport", UInt64(connection.remotePort))
-        if event.kind != .drop || event.socketCookie != 0 {
-            line.field("tcp_state", plain: connection.state.name)
-        }
         switch event.kind {
         case .retransmit, .synAckRetransmit:
-            line.field("cause", plain: event.cause.name)
-            line.field("ca_state", plain: event.congestionState.name)
-            line.field("backoff", UInt64(event.backoff))
-            if event.error != 0 {
-                line.field("error", ErrorNumber.name(event.error))
-                line.field("errno", Int64(-event.error))
+            if event.error == 0 {
+                line.put(",\"event_type\":\"transport.drop\",\"entity_id\":\"network-")
+            } else {
+                line.put(",\"event_type\":\"transport.retransmit_failed\",\"entity_id\":\"network-")
             }
         case .congestionState:
-            line.field("previous_ca_state", plain: event.previousCongestionState.name)
-            line.field("backoff", UInt64(event.backoff))
+            line.put(",\"event_type\":\"transport.congestion\",\"entity_id\":\"network-")
         case .drop:
-            line.field("reason", dropReasonNames[event.dropReason] ?? "UNKNOWN_\(event.dropReason)")
-            line.field("reason_code", UInt64(event.dropReason))
+            line.put(",\"event_type\":\"transport.kernel_drop\",\"entity_id\":\"network-")
+        case .processExit:
+            line.put(",\"event_type\":\"process.exit\",\"entity_id\":\"process-pid-")
+            line.putDecimal(UInt64(owner.pid))
+            line.put("\",\"pid\":")
+            line.putDecimal(UInt64(owner.pid))
+            line.put(",\"value\":\"1\",\"comm\":")
+            texts.put(owner.command, into: &line)
+            line.put(",\"cgroup_id\":")
+            line.putDecimal(owner.cgroupID)
+            line.put(",\"exit_code\":")
+            line.putDecimal(UInt64(event.dropReason))
+            line.put(",\"ktime_ns\":")
+            line.putDecimal(event.monotonicNanoseconds)
+            line.put("}\n")
+            return
+        }
+        // `entity_id` and `pid`: the network as seen by the owning process,
+        // or by the network namespace when no owner is known (pid 0).
+        if owner.pid != 0 {
+            line.put("pid-")
+            let start = line.count
+            line.putDecimal(UInt64(owner.pid))
+            line.put("\",\"pid\":")
+            line.putCopy(from: start, count: line.count - start - 8)
+        } else {
+            line.put("netns-")
+            line.putDecimal(UInt64(event.networkNamespace))
+            line.put("\",\"pid\":0")
+        }
+        switch event.kind {
+        case .retransmit, .synAckRetransmit:
+            line.put(",\"value\":\"")
+            line.putDecimal(UInt64(event.segments))
+            line.put(UInt8(ascii: "\""))
+        case .congestionState:
+            line.put(",\"value\":")
+            Self.put(event.congestionState, into: &line)
+        case .drop, .processExit:
+            line.put(",\"value\":\"1\"")
+        }
+        if owner.pid != 0 {
+            line.put(",\"tid\":")
+            line.putDecimal(UInt64(owner.tid))
+            line.put(",\"comm\":")
+            texts.put(owner.command, into: &line)
+            line.put(",\"uid\":")
+            line.putDecimal(UInt64(owner.uid))
+            line.put(",\"cgroup_id\":")
+            line.putDecimal(owner.cgroupID)
+        }
+        switch owner.source {
+        case .none: line.put(",\"attribution\":\"none\"")
+        case .socket: line.put(",\"attribution\":\"socket\"")
+        case .existingSocket: line.put(",\"attribution\":\"existing-socket\"")
+        case .currentTask: line.put(",\"attribution\":\"current-task\"")
+        }
+        let connection = event.connection
+        switch connection.family {
+        case .ipv4: line.put(",\"family\":\"ipv4\",\"saddr\":\"")
+        case .ipv6: line.put(",\"family\":\"ipv6\",\"saddr\":\"")
+        case .unspecified: line.put(",\"family\":\"unspec\",\"saddr\":\"")
+        }
+        texts.put(connection.localAddress, into: &line)
+        line.put("\",\"sport\":")
+        line.putDecimal(UInt64(connection.localPort))
+        line.put(",\"daddr\":\"")
+        texts.put(connection.remoteAddress, into: &line)
+        line.put("\",\"dport\":")
+        line.putDecimal(UInt64(connection.remotePort))
+        if event.kind != .drop || event.socketCookie != 0 {
+            if connection.state == .established {
+                line.put(",\"tcp_state\":\"ESTABLISHED\"")
+            } else {
+                line.put(",\"tcp_state\":\"")
+                line.putShort(connection.state.name)
+                line.put(UInt8(ascii: "\""))
+            }
+        }
+        switch event.kind {
+        case .retransmit, .synAckRetransmit:
+            switch event.cause {
+            case .unknown: line.put(",\"cause\":\"unknown\",\"ca_state\":")
+            case .rto: line.put(",\"cause\":\"rto\",\"ca_state\":")
+            case .fastRetransmit: line.put(",\"cause\":\"fast\",\"ca_state\":")
+            case .tailLossProbe: line.put(",\"cause\":\"tlp\",\"ca_state\":")
+            case .syn: line.put(",\"cause\":\"syn\",\"ca_state\":")
+            case .synAck: line.put(",\"cause\":\"synack\",\"ca_state\":")
+            case .other: line.put(",\"cause\":\"other\",\"ca_state\":")
+            }
+            Self.put(event.congestionState, into: &line)
+            line.put(",\"backoff\":")
+            line.putDecimal(UInt64(event.backoff))
+            if event.error != 0 {
+                line.put(",\"error\":")
+                line.appendString(ErrorNumber.name(event.error))
+                line.put(",\"errno\":")
+                if event.error > 0 { line.put(UInt8(ascii: "-")) }
+                line.putDecimal(UInt64(event.error.magnitude))
+            }
+        case .congestionState:
+            line.put(",\"previous_ca_state\":")
+            Self.put(event.previousCongestionState, into: &line)
+            line.put(",\"backoff\":")
+            line.putDecimal(UInt64(event.backoff))
+        case .drop:
+            line.put(",\"reason\":")
+            if let name = dropReasonNames[event.dropReason] {
+                // A name from BTF or from a trace: any length, escaped.
+                line.appendString(name)
+                line.reserve(Self.lineRoom)
+            } else {
+                line.put("\"UNKNOWN_")
+                line.putDecimal(UInt64(event.dropReason))
+                line.put(UInt8(ascii: "\""))
+            }
+            line.put(",\"reason_code\":")
+            line.putDecimal(UInt64(event.dropReason))
         case .processExit:
             break
         }
-        line.field("socket_cookie", event.socketCookie)
-        line.field("socket_cgroup_id", event.socketCgroupID)
-        line.field("netns", UInt64(event.networkNamespace))
-        line.field("ktime_ns", event.monotonicNanoseconds)
+        line.put(",\"socket_cookie\":")
+        line.putDecimal(event.socketCookie)
+        line.put(",\"socket_cgroup_id\":")
+        line.putDecimal(event.socketCgroupID)
+        line.put(",\"netns\":")
+        texts.put(UInt64(event.networkNamespace), as: texts.namespace, into: &line)
+        line.put(",\"ktime_ns\":")
+        line.putDecimal(event.monotonicNanoseconds)
+        line.put("}\n")
+    }
+
+    /// A congestion state as a JSON string.
+    private static func put(_ state: CongestionState, into line: inout JSONLineWriter) {
+        switch state {
+        case .open: line.put("\"open\"")
+        case .disorder: line.put("\"disorder\"")
+        case .cwr: line.put("\"cwr\"")
+        case .recovery: line.put("\"recovery\"")
+        case .loss: line.put("\"loss\"")
+        }
     }
 }
 

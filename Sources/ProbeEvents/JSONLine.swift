@@ -285,6 +285,11 @@ public struct JSONLineWriter {
             if index > runStart, let address = text.baseAddress { writer.write(address + runStart, count: index - runStart) }
         }
         while index < text.count {
+            // Eight plain bytes at a time while they last (messages, names).
+            if index + 8 <= text.count && isPlainASCII(UInt64(littleEndian: text.loadUnaligned(fromByteOffset: index, as: UInt64.self))) {
+                index += 8
+                continue
+            }
             let byte = text[index]
             if byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
                 index += 1
@@ -319,6 +324,224 @@ public struct JSONLineWriter {
         write(digits.utf8Start[Int(byte & 0xf)])
     }
 
+    // MARK: Runs of a line, for encoders in other modules that write a
+    // whole line themselves (no `field` calls in between): each checks
+    // for room once and writes without further checks.
+
+    /// Constant text, such as a run of keys and fixed values: `","pid":`.
+    public mutating func appendRaw(_ text: StaticString) {
+        reserve(text.utf8CodeUnitCount)
+        put(text)
+    }
+
+    /// `value` in decimal.
+    public mutating func appendUnsigned(_ value: UInt64) {
+        reserve(20)
+        putDecimal(value)
+    }
+
+    /// The text of `address`, without quotes.
+    public mutating func appendAddress(_ address: IPAddress) {
+        reserve(40)
+        putText(address)
+    }
+
+    /// `command` as a JSON string.
+    public mutating func appendString(_ command: Command) {
+        reserve(96)
+        putString(command)
+    }
+
+    // MARK: Unchecked writes: an encoder reserves a line's room once, then
+    // puts its pieces without a capacity check each.
+
+    /// Makes sure `length` more bytes fit.
+    @inline(__always)
+    mutating func reserve(_ length: Int) {
+        if count + length > storage.capacity { grow(to: count + length) }
+    }
+
+    /// Constant text (a run of keys and fixed values): a copy of a length
+    /// known at compile time, which the compiler turns into a few moves.
+    @inline(__always)
+    mutating func put(_ text: StaticString) {
+        let length = text.utf8CodeUnitCount
+        UnsafeMutableRawPointer(storage.base + count).copyMemory(from: text.utf8Start, byteCount: length)
+        count += length
+    }
+
+    @inline(__always)
+    mutating func put(_ byte: UInt8) {
+        storage.base[count] = byte
+        count += 1
+    }
+
+    /// Up to 40 bytes held in five words, of which the first `length`
+    /// count: all five are stored and the count moves by `length`.
+    @inline(__always)
+    mutating func put(_ words: (UInt64, UInt64, UInt64, UInt64, UInt64), length: Int) {
+        let destination = UnsafeMutableRawPointer(storage.base + count)
+        destination.storeBytes(of: words.0, as: UInt64.self)
+        (destination + 8).storeBytes(of: words.1, as: UInt64.self)
+        (destination + 16).storeBytes(of: words.2, as: UInt64.self)
+        (destination + 24).storeBytes(of: words.3, as: UInt64.self)
+        (destination + 32).storeBytes(of: words.4, as: UInt64.self)
+        count += length
+    }
+
+    /// Repeats up to 16 bytes written at `start` (a number written twice),
+    /// as two whole words.
+    @inline(__always)
+    mutating func putCopy(from start: Int, count length: Int) {
+        let source = UnsafeRawPointer(storage.base + start)
+        put((source.loadUnaligned(as: UInt64.self), source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)), length: length)
+    }
+
+    /// Copies `length` bytes written at `start` out, to cache them.
+    func copyBytes(from start: Int, count length: Int, to destination: UnsafeMutablePointer<UInt8>) {
+        destination.update(from: storage.base + start, count: length)
+    }
+
+    /// Short text whose length is known only at run time (a name from a
+    /// table), byte by byte: a memcpy call costs more than the copy.
+    @inline(__always)
+    mutating func putShort(_ text: StaticString) {
+        let length = text.utf8CodeUnitCount
+        let source = text.utf8Start
+        let destination = storage.base + count
+        for index in 0..<length { destination[index] = source[index] }
+        count += length
+    }
+
+    /// An address's text (at most 39 bytes), as `IPAddress.withText`
+    /// writes it, straight into the line.
+    mutating func putText(_ address: IPAddress) {
+        guard address.isIPv4Mapped else {
+            putIPv6(address)
+            return
+        }
+        let quad = address.low
+        putOctet(UInt8(truncatingIfNeeded: quad >> 24))
+        put(UInt8(ascii: "."))
+        putOctet(UInt8(truncatingIfNeeded: quad >> 16))
+        put(UInt8(ascii: "."))
+        putOctet(UInt8(truncatingIfNeeded: quad >> 8))
+        put(UInt8(ascii: "."))
+        putOctet(UInt8(truncatingIfNeeded: quad))
+    }
+
+    /// RFC 5952: lowercase hex groups without leading zeros, the first
+    /// longest run of two or more zero groups as "::".
+    private mutating func putIPv6(_ address: IPAddress) {
+        let high = address.high, low = address.low
+        func group(_ index: Int) -> UInt16 {
+            UInt16(truncatingIfNeeded: (index < 4 ? high : low) >> UInt64(48 - 16 * (index & 3)))
+        }
+        var bestStart = -1, bestLength = 1, runStart = -1
+        for index in 0..<8 {
+            guard group(index) == 0 else {
+                runStart = -1
+                continue
+            }
+            if runStart < 0 { runStart = index }
+            if index - runStart + 1 > bestLength {
+                bestStart = runStart
+                bestLength = index - runStart + 1
+            }
+        }
+        let digits = hexDigits.utf8Start
+        var index = 0
+        while index < 8 {
+            if index == bestStart {
+                put(UInt8(ascii: ":"))
+                if index == 0 { put(UInt8(ascii: ":")) }
+                index += bestLength
+                continue
+            }
+            let value = Int(group(index))
+            if value >= 0x1000 { put(digits[value >> 12]) }
+            if value >= 0x100 { put(digits[(value >> 8) & 0xf]) }
+            if value >= 0x10 { put(digits[(value >> 4) & 0xf]) }
+            put(digits[value & 0xf])
+            if index < 7 { put(UInt8(ascii: ":")) }
+            index += 1
+        }
+    }
+
+    @inline(__always)
+    private mutating func putOctet(_ value: UInt8) {
+        let pairs = digitPairs.utf8Start
+        var rest = Int(value)
+        if rest >= 100 {
+            put(UInt8(ascii: "0") &+ UInt8(rest / 100))
+            rest %= 100
+        } else if rest < 10 {
+            put(UInt8(ascii: "0") &+ UInt8(rest))
+            return
+        }
+        put(pairs[rest &* 2])
+        put(pairs[rest &* 2 &+ 1])
+    }
+
+    /// Up to 16 bytes held in two words, of which the first `length` count:
+    /// both words are stored whole and the count moves by `length`.
+    @inline(__always)
+    mutating func put(_ words: (UInt64, UInt64), length: Int) {
+        let destination = UnsafeMutableRawPointer(storage.base + count)
+        destination.storeBytes(of: words.0, as: UInt64.self)
+        (destination + 8).storeBytes(of: words.1, as: UInt64.self)
+        count += length
+    }
+
+    /// `value` in decimal (at most 20 bytes), two digits at a time.
+    mutating func putDecimal(_ value: UInt64) {
+        if value < 10 {
+            put(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
+            return
+        }
+        let length = decimalLength(value)
+        let pairs = digitPairs.utf8Start
+        var end = storage.base + count + length
+        var remaining = value
+        while remaining >= 100 {
+            let pair = Int(truncatingIfNeeded: remaining % 100) &* 2
+            remaining /= 100
+            end -= 2
+            end[0] = pairs[pair]
+            end[1] = pairs[pair &+ 1]
+        }
+        if remaining >= 10 {
+            let pair = Int(truncatingIfNeeded: remaining) &* 2
+            end[-2] = pairs[pair]
+            end[-1] = pairs[pair &+ 1]
+        } else {
+            end[-1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining)
+        }
+        count += length
+    }
+
+    /// A command name as a JSON string. The usual comm (printable ASCII
+    /// without quote or backslash) is checked and copied a word at a time;
+    /// any other goes through `appendEscaped`, which may grow the buffer.
+    mutating func putString(_ command: Command) {
+        let (first, second) = command.bytes
+        let length = command.length
+        // Only the name's bytes are checked: the others count as plain 'A's.
+        func plain(_ word: UInt64, bytes: Int) -> UInt64 {
+            let word = UInt64(littleEndian: word)
+            guard bytes < 8 else { return word }
+            let kept: UInt64 = bytes <= 0 ? 0 : (1 << (UInt64(bytes) * 8)) &- 1
+            return word & kept | 0x4141_4141_4141_4141 & ~kept
+        }
+        guard isPlainASCII(plain(first, bytes: length)) && isPlainASCII(plain(second, bytes: length - 8)) else {
+            command.withBytes { appendEscaped($0) }
+            return
+        }
+        put(UInt8(ascii: "\""))
+        put((first, second), length: length)
+        put(UInt8(ascii: "\""))
+    }
+
     /// Appends `value` in decimal.
     mutating func appendDecimal(_ value: UInt64) {
         if value < 10 {
@@ -337,6 +560,40 @@ public struct JSONLineWriter {
             write(buffer.baseAddress! + (24 - count), count: count)
         }
     }
+}
+
+/// "00" "01" … "99": the two digits of every value below 100.
+private let digitPairs: StaticString = """
+    00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+    40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899
+    """
+
+private let hexDigits: StaticString = "0123456789abcdef"
+
+/// How many decimal digits `value` has.
+@inline(__always)
+func decimalLength(_ value: UInt64) -> Int {
+    var length = 1
+    var remaining = value
+    while remaining >= 10_000 {
+        remaining /= 10_000
+        length += 4
+    }
+    if remaining >= 100 { return length + (remaining >= 1000 ? 3 : 2) }
+    return length + (remaining >= 10 ? 1 : 0)
+}
+
+/// True when none of the eight bytes needs escaping in a JSON string:
+/// each is printable ASCII (0x20...0x7f) and neither '"' nor '\\'.
+@inline(__always)
+func isPlainASCII(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+    let control = (word &- ones &* 0x20) & ~word & highs != 0  // some byte < 0x20
+    return word & highs == 0 && !control
+        && !hasZeroByte(word ^ (ones &* 0x22)) && !hasZeroByte(word ^ (ones &* 0x5c))
 }
 
 /// Length of the well-formed UTF-8 sequence of a lead byte >= 0x80 at

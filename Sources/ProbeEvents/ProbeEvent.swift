@@ -62,23 +62,23 @@ public struct ProbeEvent: Equatable, Sendable {
 
     /// Decodes a ring-buffer record; nil for a kind this agent does not know.
     public init?(record: UnsafePointer<ark_record>) {
-        let raw = record.pointee
-        guard let kind = Kind(rawValue: raw.kind) else { return nil }
+        // Fields read in place: a copy of the whole record costs a memcpy.
+        guard let kind = Kind(rawValue: record.pointee.kind) else { return nil }
         self.init(
             kind: kind,
-            monotonicNanoseconds: raw.ktime_ns,
-            owner: SocketOwner(raw.owner),
-            connection: Connection(raw.flow),
-            socketCookie: raw.socket_cookie,
-            networkNamespace: raw.netns,
-            socketCgroupID: raw.socket_cgroup_id,
-            segments: raw.segments,
-            error: raw.error,
-            cause: RetransmitCause(rawValue: raw.cause) ?? .unknown,
-            congestionState: CongestionState(rawValue: raw.ca_state) ?? .open,
-            previousCongestionState: CongestionState(rawValue: raw.old_ca_state) ?? .open,
-            backoff: raw.backoff,
-            dropReason: raw.drop_reason
+            monotonicNanoseconds: record.pointee.ktime_ns,
+            owner: SocketOwner(record.pointee.owner),
+            connection: Connection(record.pointee.flow),
+            socketCookie: record.pointee.socket_cookie,
+            networkNamespace: record.pointee.netns,
+            socketCgroupID: record.pointee.socket_cgroup_id,
+            segments: record.pointee.segments,
+            error: record.pointee.error,
+            cause: RetransmitCause(rawValue: record.pointee.cause) ?? .unknown,
+            congestionState: CongestionState(rawValue: record.pointee.ca_state) ?? .open,
+            previousCongestionState: CongestionState(rawValue: record.pointee.old_ca_state) ?? .open,
+            backoff: record.pointee.backoff,
+            dropReason: record.pointee.drop_reason
         )
     }
 
@@ -160,6 +160,19 @@ public struct Command: Equatable, Hashable, Sendable, CustomStringConvertible {
         withUnsafeMutableBytes(of: &bytes) { destination in
             withUnsafeBytes(of: raw) { destination.copyMemory(from: $0) }
         }
+    }
+
+    /// How many bytes come before the first NUL (16 when none does).
+    var length: Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        // The lowest flagged byte is the first zero byte (little-endian order).
+        let first = UInt64(littleEndian: bytes.0), second = UInt64(littleEndian: bytes.1)
+        let zeros = (first &- ones) & ~first & highs
+        if zeros != 0 { return zeros.trailingZeroBitCount / 8 }
+        let laterZeros = (second &- ones) & ~second & highs
+        if laterZeros != 0 { return 8 + laterZeros.trailingZeroBitCount / 8 }
+        return 16
     }
 
     /// The bytes up to the first NUL.

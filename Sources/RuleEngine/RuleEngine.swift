@@ -49,14 +49,26 @@ public final class RuleEngine {
         var lastPid: UInt32 = 0
         var lastValue = Value.missing
         var lastEvidence: [(name: String, value: Value)] = []
+        /// The subject of the latest evaluation that held without a
+        /// transition, and the aggregates it saw: the value and evidence
+        /// are made from them only if a line needs them (a firing alert is
+        /// re-evaluated every tick, and making its evidence text each time
+        /// cost more than the rest of the tick).
+        var heldSubject: (any SubjectInstance)?
+        var heldAggregates: [Double] = []
     }
 
-    private var rules: [PreparedRule]
+    // The engine's state is touched on every event and for every instance
+    // at a tick, from one thread: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var rules: [PreparedRule]
     /// The graph subjects some rule is about: only those are built per tick.
     private let neededSubjects: Set<Subject>
-    private var reasons: [UInt32: String]
+    /// The rules an event can concern: event subjects, and rules with
+    /// aggregates. Graph rules alone wait for the tick.
+    private let eventRules: [Int]
+    @exclusivity(unchecked) private var reasons: [UInt32: String]
     private let context = RuleContext()
-    private var drops: [AlertEntity: SlidingWindow] = [:]
+    @exclusivity(unchecked) private var drops: [AlertEntity: SlidingWindow] = [:]
     private let dropWindowSeconds: Double
     public private(set) var forgottenEntities: UInt64 = 0
 
@@ -71,7 +83,12 @@ public final class RuleEngine {
                 keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
                 evidenceFields: subject.fields.keys.sorted())
         }
-        neededSubjects = Set(self.rules.map(\.subject))
+        let prepared = self.rules
+        neededSubjects = Set(prepared.map(\.subject))
+        eventRules = prepared.indices.filter { index in
+            if case .event = prepared[index].subject { return true }
+            return !prepared[index].rule.aggregates.isEmpty
+        }
     }
 
     /// Names a drop reason code this engine did not know (replays).
@@ -92,9 +109,15 @@ public final class RuleEngine {
         let time = event.monotonicNanoseconds
         if event.kind == .drop, neededSubjects.contains(.kernelDrops),
            let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
-            drops[entity, default: SlidingWindow(seconds: dropWindowSeconds)].add(1, at: time)
+            if let index = drops.index(forKey: entity) {
+                drops.values[index].add(1, at: time)
+            } else {
+                var window = SlidingWindow(seconds: dropWindowSeconds)
+                window.add(1, at: time)
+                drops[entity] = window
+            }
         }
-        for index in rules.indices {
+        for index in eventRules {
             let subject = rules[index].subject
             let isSubject = subject.matches(event)
             guard isSubject || !rules[index].rule.aggregates.isEmpty,
@@ -126,7 +149,7 @@ public final class RuleEngine {
                 guard case .number(let number) = EventFields.value(name, of: event, reasons: reasons) else { continue }
                 amount = number
             case .matching(let predicate):
-                context.load(predicate.fieldNames) { EventFields.value($0, of: event, reasons: reasons) }
+                context.load(predicate.fieldNames) { [reasons] in EventFields.value($0, of: event, reasons: reasons) }
                 guard predicate.matches(context) else { continue }
                 amount = 1
             }
@@ -152,20 +175,31 @@ public final class RuleEngine {
                 // A condition over one event holds at that event only; with
                 // windowed aggregates it is re-checked as the windows decay.
                 guard !rules[index].rule.aggregates.isEmpty else { break }
-                for (entity, state) in rules[index].entities.sorted(by: { $0.key.description < $1.key.description })
-                where state.lifecycle.phase != .inactive {
-                    guard let event = state.lastEvent else { continue }
+                for entity in activeEntities(of: index) {
+                    guard let event = rules[index].entities[entity]?.lastEvent else { continue }
                     evaluate(index, EventInstance(event: event, entity: entity, reasons: reasons), at: time, alerts: &alerts)
                     seen.insert(entity)
                 }
             }
             // Active alerts whose subject left the graph: the condition no longer holds.
-            for (entity, state) in rules[index].entities.sorted(by: { $0.key.description < $1.key.description })
-            where state.lifecycle.phase != .inactive && !seen.contains(entity) {
+            for entity in activeEntities(of: index, excluding: seen) {
                 update(index, entity: entity, holds: false, at: time, instance: nil, alerts: &alerts)
             }
             forgetIdle(in: index, at: time)
         }
+    }
+
+    /// The pending and firing entities of rule `index` but those in
+    /// `seen`, in the order of their ids (replays must agree). Only these
+    /// are sorted: a rule may track thousands of entities, and in a storm
+    /// most are firing and seen.
+    private func activeEntities(of index: Int, excluding seen: Set<AlertEntity> = []) -> [AlertEntity] {
+        // Each id is made once, not once per comparison.
+        rules[index].entities
+            .compactMap { $0.value.lifecycle.phase != .inactive && !seen.contains($0.key) ? $0.key : nil }
+            .map { (id: $0.description, entity: $0) }
+            .sorted { $0.id < $1.id }
+            .map(\.entity)
     }
 
     // MARK: Evaluation
@@ -201,10 +235,20 @@ public final class RuleEngine {
         guard let transition = rules[index].entities[entity]!.lifecycle.update(
             holds: holds, at: time, for: rules[index].holdNanoseconds, keepFiring: rules[index].keepFiringNanoseconds)
         else {
-            if holds, let instance { remember(instance, rule: rule, in: index, entity: entity) }
+            if holds, let instance {
+                rules[index].entities[entity]!.heldSubject = instance
+                rules[index].entities[entity]!.heldAggregates = context.aggregates
+            }
             return
         }
-        if let instance { remember(instance, rule: rule, in: index, entity: entity) }
+        if let instance {
+            remember(instance, rule: rule, in: index, entity: entity)
+        } else if let held = rules[index].entities[entity]!.heldSubject {
+            context.load(rule.fieldNames, held.value)
+            context.aggregates = rules[index].entities[entity]!.heldAggregates
+            remember(held, rule: rule, in: index, entity: entity)
+        }
+        rules[index].entities[entity]!.heldSubject = nil
         let state = rules[index].entities[entity]!
         // A subject that is gone: its last known figures, and a message
         // saying the condition no longer holds.
@@ -241,13 +285,22 @@ public final class RuleEngine {
 
     /// Drops inactive entities whose windows have emptied.
     private func forgetIdle(in index: Int, at time: UInt64) {
-        for (entity, var state) in rules[index].entities where state.lifecycle.phase == .inactive {
-            if state.windows.indices.allSatisfy({ state.windows[$0].isEmpty(at: time) }) {
-                rules[index].entities[entity] = nil
-            } else {
-                rules[index].entities[entity] = state
+        // In place through indices, removals after: changing the table while
+        // iterating over it would copy the whole table.
+        var idle: [AlertEntity] = []
+        var position = rules[index].entities.startIndex
+        while position != rules[index].entities.endIndex {
+            if rules[index].entities.values[position].lifecycle.phase == .inactive
+                && Self.windowsEmpty(&rules[index].entities.values[position].windows, at: time) {
+                idle.append(rules[index].entities.keys[position])
             }
+            rules[index].entities.formIndex(after: &position)
         }
+        for entity in idle { rules[index].entities[entity] = nil }
+    }
+
+    private static func windowsEmpty(_ windows: inout [AggregateWindow], at time: UInt64) -> Bool {
+        windows.indices.allSatisfy { windows[$0].isEmpty(at: time) }
     }
 }
 
@@ -270,19 +323,31 @@ extension AlertEntity {
     }
 }
 
-/// The values a rule reads, loaded per evaluation; a class so that the
-/// existential the compiled expressions take allocates nothing.
+/// The values a rule reads, for one subject at a time; a class so that the
+/// existential the compiled expressions take allocates nothing. A field is
+/// looked up when an expression first reads it: at a tick most subjects
+/// only have their condition checked, and their message fields (addresses
+/// and names made into text) are needed only for a line.
 final class RuleContext: EvaluationContext {
-    var values: [Value] = []
-    var aggregates: [Double] = []
+    @exclusivity(unchecked) private var names: [String] = []
+    @exclusivity(unchecked) private var lookup: (String) -> Value = { _ in .missing }
+    /// The values looked up so far, by field index.
+    @exclusivity(unchecked) private var values: [Value?] = []
+    @exclusivity(unchecked) var aggregates: [Double] = []
 
-    func load(_ names: [String], _ lookup: (String) -> Value) {
+    func load(_ names: [String], _ lookup: @escaping (String) -> Value) {
+        self.names = names
+        self.lookup = lookup
         values.removeAll(keepingCapacity: true)
-        for name in names { values.append(lookup(name)) }
+        values.append(contentsOf: repeatElement(nil, count: names.count))
     }
 
     func value(of field: FieldID) -> Value {
-        field.index < values.count ? values[field.index] : .missing
+        guard field.index < values.count else { return .missing }
+        if let value = values[field.index] { return value }
+        let value = lookup(names[field.index])
+        values[field.index] = value
+        return value
     }
 
     func aggregate(_ index: Int) -> Double {

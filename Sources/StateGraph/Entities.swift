@@ -48,6 +48,9 @@ public struct WaitsOnEdge: Sendable {
     var failures: SlidingWindow
     /// Connections behind the edge (cookies), bounded.
     public internal(set) var connections: Set<UInt64> = []
+    /// The connection of the latest evidence, already in `connections`
+    /// (unless that was full); 0: none yet.
+    var lastConnection: UInt64 = 0
     public internal(set) var backoff: UInt8 = 0
     /// The peer with the most recent evidence (for network edges).
     public internal(set) var latestPeer: IPAddress

@@ -16,33 +16,72 @@ public struct GraphLineEncoder {
         self.clock = clock
     }
 
+    /// Runs of constant keys are written whole; no text is made on the way.
     public func encode(_ change: GraphChange, into line: inout JSONLineWriter) {
-        line.beginObject()
-        line.field("ts", clock.milliseconds(monotonicNanoseconds: change.time))
+        line.appendRaw("{\"ts\":")
+        line.appendUnsigned(clock.milliseconds(monotonicNanoseconds: change.time))
         switch change.kind {
-        case .added: line.field("event_type", plain: EventType.edgeAdded)
-        case .updated: line.field("event_type", plain: EventType.edgeUpdated)
-        case .removed: line.field("event_type", plain: EventType.edgeRemoved)
+        case .added: line.appendRaw(",\"event_type\":\"graph.edge_added\",\"entity_id\":\"")
+        case .updated: line.appendRaw(",\"event_type\":\"graph.edge_updated\",\"entity_id\":\"")
+        case .removed: line.appendRaw(",\"event_type\":\"graph.edge_removed\",\"entity_id\":\"")
         }
-        line.field("entity_id", change.target.description)
-        line.field("pid", UInt64(change.pid))
-        line.field("value", plain: "waits_on")
-        line.field("from", prefix: "process-pid-", number: UInt64(change.pid))
-        line.field("to", change.target.description)
-        line.field("comm", change.command)
-        line.field("peer", change.peer)
+        Self.append(change.target, to: &line)
+        line.appendRaw("\",\"pid\":")
+        line.appendUnsigned(UInt64(change.pid))
+        line.appendRaw(",\"value\":\"waits_on\",\"from\":\"process-pid-")
+        line.appendUnsigned(UInt64(change.pid))
+        line.appendRaw("\",\"to\":\"")
+        Self.append(change.target, to: &line)
+        line.appendRaw("\",\"comm\":")
+        line.appendString(change.command)
+        line.appendRaw(",\"peer\":\"")
+        line.appendAddress(change.peer)
         let figures = change.figures
-        line.field("retransmit_rate", figures.retransmitRate)
-        line.field("retransmits", figures.retransmits)
-        line.field("rtos", figures.timeouts)
-        line.field("failed", figures.failures)
-        line.field("backoff", UInt64(figures.backoff))
-        line.field("connections", UInt64(figures.connections))
-        line.field("window_s", figures.windowSeconds)
-        line.field("since", clock.milliseconds(monotonicNanoseconds: change.since))
-        line.field("held_s", figures.heldSeconds)
-        if case .removed(let reason) = change.kind { line.field("reason", reason.rawValue) }
-        line.field("ktime_ns", change.time)
-        line.endLine()
+        line.appendRaw("\",\"retransmit_rate\":")
+        line.appendNumber(figures.retransmitRate)
+        line.appendRaw(",\"retransmits\":")
+        line.appendUnsigned(figures.retransmits)
+        line.appendRaw(",\"rtos\":")
+        line.appendUnsigned(figures.timeouts)
+        line.appendRaw(",\"failed\":")
+        line.appendUnsigned(figures.failures)
+        line.appendRaw(",\"backoff\":")
+        line.appendUnsigned(UInt64(figures.backoff))
+        line.appendRaw(",\"connections\":")
+        line.appendUnsigned(UInt64(figures.connections))
+        line.appendRaw(",\"window_s\":")
+        line.appendNumber(figures.windowSeconds)
+        line.appendRaw(",\"since\":")
+        line.appendUnsigned(clock.milliseconds(monotonicNanoseconds: change.since))
+        line.appendRaw(",\"held_s\":")
+        line.appendNumber(figures.heldSeconds)
+        if case .removed(let reason) = change.kind {
+            switch reason {
+            case .quiet: line.appendRaw(",\"reason\":\"quiet\"")
+            case .processExit: line.appendRaw(",\"reason\":\"process-exit\"")
+            case .evicted: line.appendRaw(",\"reason\":\"evicted\"")
+            }
+        }
+        line.appendRaw(",\"ktime_ns\":")
+        line.appendUnsigned(change.time)
+        line.appendRaw("}\n")
+    }
+
+    /// The entity's id (`Entity.description`), written in place.
+    private static func append(_ entity: Entity, to line: inout JSONLineWriter) {
+        switch entity {
+        case .process(let pid):
+            line.appendRaw("process-pid-")
+            line.appendUnsigned(UInt64(pid))
+        case .network(let pid):
+            line.appendRaw("network-pid-")
+            line.appendUnsigned(UInt64(pid))
+        case .peer(let address):
+            line.appendRaw("peer-")
+            line.appendAddress(address)
+        case .connection(let cookie):
+            line.appendRaw("connection-")
+            line.appendUnsigned(cookie)
+        }
     }
 }

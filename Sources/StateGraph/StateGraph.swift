@@ -60,7 +60,9 @@ public struct StateGraph: Sendable {
 
     // MARK: Events
 
-    /// Folds one event into the graph; appends the edges it adds.
+    /// Folds one event into the graph; appends the edges it adds. Each
+    /// node is found by one hash lookup and changed in place through its
+    /// index: this runs for every event.
     public mutating func apply(_ event: ProbeEvent, changes: inout [GraphChange]) {
         now = max(now, event.monotonicNanoseconds)
         switch event.kind {
@@ -68,9 +70,8 @@ public struct StateGraph: Sendable {
             guard event.owner.pid != 0 else { return }
             recordRetransmit(event, changes: &changes)
         case .congestionState:
-            let key = Self.connectionKey(event)
-            guard connections[key] != nil else { return }
-            Self.recordState(event, at: now, on: &connections[key]!)
+            guard let index = connections.index(forKey: Self.connectionKey(event)) else { return }
+            Self.recordState(event, at: now, on: &connections.values[index])
         case .processExit:
             removeProcess(event.owner.pid, reason: .processExit, changes: &changes)
         case .drop:
@@ -80,24 +81,28 @@ public struct StateGraph: Sendable {
 
     private mutating func recordRetransmit(_ event: ProbeEvent, changes: inout [GraphChange]) {
         let pid = event.owner.pid
-        if processes[pid] == nil {
+        var processIndex = processes.index(forKey: pid)
+        if processIndex == nil {
             if processes.count >= configuration.maximumProcesses { evictOldestProcess(changes: &changes) }
             processes[pid] = ProcessNode(pid: pid, command: event.owner.command,
                                          cgroupID: event.owner.cgroupID, lastSeen: now)
+            processIndex = processes.index(forKey: pid)
         }
         let key = Self.connectionKey(event)
-        if connections[key] == nil {
+        if let connectionIndex = connections.index(forKey: key) {
+            Self.record(event, at: now, on: &connections.values[connectionIndex])
+        } else {
             if connections.count >= configuration.maximumConnections { evictOldestConnection() }
             let window = configuration.windowSeconds
-            connections[key] = ConnectionNode(
+            var node = ConnectionNode(
                 cookie: key, pid: pid, connection: event.connection, congestionState: event.congestionState,
                 backoff: event.backoff, lastEvidence: now,
                 segments: SlidingWindow(seconds: window), timeouts: SlidingWindow(seconds: window))
+            Self.record(event, at: now, on: &node)
+            connections[key] = node
         }
-        // In place, through the dictionaries' modify accessors: copying a
-        // node out and back would copy its windows on every event.
-        Self.record(event, at: now, on: &connections[key]!)
-        let added = Self.record(event, connection: key, at: now, on: &processes[pid]!, configuration: configuration)
+        let added = Self.record(event, connection: key, at: now, on: &processes.values[processIndex!],
+                                configuration: configuration)
         if added.network { changes.append(change(.added, processes[pid]!.network!, of: pid)) }
         if added.peer { changes.append(change(.added, processes[pid]!.peers[event.connection.remoteAddress]!, of: pid)) }
     }
@@ -133,13 +138,14 @@ public struct StateGraph: Sendable {
                                           window: configuration.windowSeconds, peer: peer)
         }
         strengthen(&process.network!, with: event, connection: key, at: now, configuration: configuration)
-        let newPeer = process.peers[peer] == nil
-        if newPeer {
-            process.peers[peer] = WaitsOnEdge(pid: process.pid, target: .peer(peer), at: now,
-                                              window: configuration.windowSeconds, peer: peer)
+        if let index = process.peers.index(forKey: peer) {
+            strengthen(&process.peers.values[index], with: event, connection: key, at: now, configuration: configuration)
+            return (newNetwork, false)
         }
-        strengthen(&process.peers[peer]!, with: event, connection: key, at: now, configuration: configuration)
-        return (newNetwork, newPeer)
+        var edge = WaitsOnEdge(pid: process.pid, target: .peer(peer), at: now, window: configuration.windowSeconds, peer: peer)
+        strengthen(&edge, with: event, connection: key, at: now, configuration: configuration)
+        process.peers[peer] = edge
+        return (newNetwork, true)
     }
 
     private static func strengthen(_ edge: inout WaitsOnEdge, with event: ProbeEvent, connection key: UInt64,
@@ -153,7 +159,11 @@ public struct StateGraph: Sendable {
         } else {
             edge.failures.add(event.segments, at: now)
         }
+        // The set only grows, so the connection of the previous evidence
+        // needs no second look.
+        guard key != edge.lastConnection else { return }
         if edge.connections.count < configuration.maximumConnectionsPerEdge { edge.connections.insert(key) }
+        edge.lastConnection = key
     }
 
     // MARK: Time
@@ -194,9 +204,9 @@ public struct StateGraph: Sendable {
                 processes[pid] = nil
             }
         }
-        for (key, connection) in connections where connectionExpired(connection, quiet: quiet, hold: hold) {
-            connections[key] = nil
-        }
+        // Keys first: removing while iterating would copy the whole table.
+        let expired = connections.compactMap { connectionExpired($0.value, quiet: quiet, hold: hold) ? $0.key : nil }
+        for key in expired { connections[key] = nil }
     }
 
     private func inBackoff(_ key: UInt64) -> Bool {
@@ -233,7 +243,8 @@ public struct StateGraph: Sendable {
         for address in process.peers.keys.sorted(by: { $0.high == $1.high ? $0.low < $1.low : $0.high < $1.high }) {
             changes.append(change(.removed(reason), process.peers[address]!, of: pid, node: process))
         }
-        for (key, connection) in connections where connection.pid == pid { connections[key] = nil }
+        let owned = connections.compactMap { $0.value.pid == pid ? $0.key : nil }
+        for key in owned { connections[key] = nil }
     }
 
     private mutating func evictOldestProcess(changes: inout [GraphChange]) {

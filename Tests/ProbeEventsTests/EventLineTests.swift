@@ -97,4 +97,33 @@ final class EventLineTests: XCTestCase {
             XCTAssertTrue(object["value"] is String)
         }
     }
+
+    /// An encoder keeps the text of addresses, commands, milliseconds and
+    /// namespaces it wrote: lines must not depend on what it wrote before.
+    func testRememberedTextNeverLeaksIntoAnotherLine() {
+        var state: UInt64 = 7
+        func next(_ bound: UInt64) -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return (state >> 33) % bound
+        }
+        let commands = [Command("torchrun"), Command("a\"b"), Command("tōrch"), Command(bytes: [0xff, 0x41]),
+                        Command("0123456789abcde"), Command(""), Command("nginx: worker")]
+        var reused = JSONLineWriter()
+        for index in 0..<3000 {
+            let remote = next(4) == 0
+                ? IPAddress(bytes: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 10) + [UInt8(next(256)), UInt8(next(256))])
+                : IPAddress(ipv4: 10, UInt8(next(256)), UInt8(next(256)), UInt8(next(256)))
+            let event = ProbeEvent(
+                kind: next(2) == 0 ? .retransmit : .drop, monotonicNanoseconds: 5_000_000_000 + next(4) * 999_999,
+                owner: SocketOwner(pid: 1024, tid: 1025, command: commands[Int(next(UInt64(commands.count)))], source: .socket),
+                connection: Connection(family: remote.isIPv4Mapped ? .ipv4 : .ipv6, localAddress: IPAddress(ipv4: 10, 0, 0, UInt8(next(3))),
+                                       localPort: 40000, remoteAddress: remote, remotePort: 29500, state: .established),
+                socketCookie: UInt64(index), networkNamespace: 4026531840 + UInt32(next(3)), segments: 1)
+            reused.removeAll()
+            encoder.encode(event, into: &reused)
+            var fresh = JSONLineWriter()
+            EventLineEncoder(clock: clock, dropReasonNames: [12: "NETFILTER_DROP"]).encode(event, into: &fresh)
+            XCTAssertEqual(String(decoding: reused.bytes, as: UTF8.self), String(decoding: fresh.bytes, as: UTF8.self))
+        }
+    }
 }

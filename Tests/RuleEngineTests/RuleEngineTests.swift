@@ -298,6 +298,25 @@ final class GraphRuleTests: XCTestCase {
           in {window}, held {held}, quiet {quiet}
     """
 
+    func testAVanishedSubjectResolvesWithTheFiguresOfItsLastHeldTick() throws {
+        let harness = try EngineHarness(Self.stalled)
+        harness.feedSorted([
+            rto(pid: 100, at: 1000), rto(pid: 100, at: 1300), rto(pid: 100, at: 1600), rto(pid: 100, at: 1900),
+            rto(pid: 100, at: 2100),  // after firing: the held ticks see 5 RTOs
+            processExit(pid: 100, at: 2900),
+        ])
+        harness.run(until: 4000)
+        XCTAssertEqual(harness.summary(), [
+            "2000 firing stalled network-pid-100 value=4",
+            "3000 resolved stalled network-pid-100 value=5",
+        ])
+        let resolved = harness.alerts[1]
+        XCTAssertEqual(resolved.message, "stalled no longer holds for network-pid-100")
+        XCTAssertEqual(resolved.pid, 100)
+        XCTAssertTrue(evidenceText(resolved).contains("rtos=5"), "\(evidenceText(resolved))")
+        XCTAssertTrue(evidenceText(resolved).contains("comm=trainer"), "\(evidenceText(resolved))")
+    }
+
     func testWaitsOnNetworkFiresForTheStalledProcessAndNeverForTheBusyOne() throws {
         let harness = try EngineHarness(Self.stalled)
         var events = [
