@@ -272,15 +272,37 @@ public final class RuleEngine {
     /// entity is active (then the new one is not tracked, and counted).
     private func makeRoom(in index: Int) -> Bool {
         guard rules[index].entities.count >= Self.maximumEntitiesPerRule else { return true }
-        let idle = rules[index].entities.filter { $0.value.lifecycle.phase == .inactive }
-        guard let oldest = idle.min(by: { ($0.value.lastSeen, $0.key.description) < ($1.value.lastSeen, $1.key.description) })
-        else {
+        // The least recently seen inactive entity (ties by id), found in
+        // place: a filtered copy of a full table per new entity made a
+        // long storm quadratic.
+        var oldest: (position: Dictionary<AlertEntity, EntityState>.Index, lastSeen: UInt64)?
+        var position = rules[index].entities.startIndex
+        while position != rules[index].entities.endIndex {
+            // Read in place (inout): a plain read copies the whole state.
+            let (phase, lastSeen) = Self.phaseAndLastSeen(&rules[index].entities.values[position])
+            if phase == .inactive {
+                if let best = oldest {
+                    if lastSeen < best.lastSeen || (lastSeen == best.lastSeen
+                        && rules[index].entities.keys[position].description < rules[index].entities.keys[best.position].description) {
+                        oldest = (position, lastSeen)
+                    }
+                } else {
+                    oldest = (position, lastSeen)
+                }
+            }
+            rules[index].entities.formIndex(after: &position)
+        }
+        guard let oldest else {
             forgottenEntities += 1
             return false
         }
-        rules[index].entities[oldest.key] = nil
+        rules[index].entities.remove(at: oldest.position)
         forgottenEntities += 1
         return true
+    }
+
+    private static func phaseAndLastSeen(_ state: inout EntityState) -> (AlertLifecycle.Phase, UInt64) {
+        (state.lifecycle.phase, state.lastSeen)
     }
 
     /// Drops inactive entities whose windows have emptied.
