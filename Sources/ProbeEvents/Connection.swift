@@ -105,86 +105,12 @@ public struct IPAddress: Equatable, Hashable, Sendable, CustomStringConvertible 
         hasher.combine(high &* 0x9E37_79B9_7F4A_7C15 ^ low)
     }
 
+    /// Dotted-quad for IPv4-mapped addresses, else RFC 5952 (lowercase,
+    /// the longest run of two or more zero groups as "::").
     public var description: String {
-        withText { String(decoding: $0, as: UTF8.self) }
-    }
-
-    /// Appends the text form to a line.
-    func appendText(to writer: inout JSONLineWriter) {
-        withText { writer.write($0.baseAddress!, count: $0.count) }
-    }
-
-    /// Calls `body` with the text form, formatted on the stack: dotted-quad
-    /// for IPv4-mapped addresses, else RFC 5952 (lowercase, the longest run
-    /// of two or more zero groups as "::").
-    public func withText<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)  // 48 >= 39 bytes
-        return withUnsafeMutableBytes(of: &storage) { buffer in
-            var length = 0
-            func put(_ byte: UInt8) {
-                buffer[length] = byte
-                length += 1
-            }
-            func putDecimal(_ value: UInt64) {
-                if value >= 100 { put(UInt8(ascii: "0") &+ UInt8(value / 100)) }
-                if value >= 10 { put(UInt8(ascii: "0") &+ UInt8(value / 10 % 10)) }
-                put(UInt8(ascii: "0") &+ UInt8(value % 10))
-            }
-            func putHex(_ value: UInt16) {
-                let digits: StaticString = "0123456789abcdef"
-                var started = false
-                for shift in stride(from: 12, through: 0, by: -4) {
-                    let nibble = Int((value >> UInt16(shift)) & 0xf)
-                    if nibble != 0 || started || shift == 0 {
-                        started = true
-                        put(digits.utf8Start[nibble])
-                    }
-                }
-            }
-            if isIPv4Mapped {
-                for shift in stride(from: 24, through: 0, by: -8) {
-                    putDecimal((low >> UInt64(shift)) & 0xff)
-                    if shift > 0 { put(UInt8(ascii: ".")) }
-                }
-                return body(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
-            }
-            var groups: (UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0, 0, 0, 0)
-            withUnsafeMutableBytes(of: &groups) { raw in
-                let group = raw.bindMemory(to: UInt16.self)
-                for index in 0..<8 {
-                    let half = index < 4 ? high : low
-                    group[index] = UInt16(truncatingIfNeeded: half >> (48 - 16 * UInt64(index % 4)))
-                }
-            }
-            return withUnsafeBytes(of: groups) { raw in
-                let group = raw.bindMemory(to: UInt16.self)
-                var bestStart = -1, bestLength = 0, runStart = -1
-                for index in 0...8 {
-                    if index < 8 && group[index] == 0 {
-                        if runStart < 0 { runStart = index }
-                    } else if runStart >= 0 {
-                        if index - runStart > bestLength && index - runStart >= 2 {
-                            bestStart = runStart
-                            bestLength = index - runStart
-                        }
-                        runStart = -1
-                    }
-                }
-                var index = 0
-                while index < 8 {
-                    if index == bestStart {
-                        put(UInt8(ascii: ":"))
-                        if index == 0 { put(UInt8(ascii: ":")) }
-                        index += bestLength
-                        continue
-                    }
-                    putHex(group[index])
-                    if index < 7 { put(UInt8(ascii: ":")) }
-                    index += 1
-                }
-                return body(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
-            }
-        }
+        var text = JSONLineWriter(capacity: 48)
+        text.appendAddress(self)
+        return text.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 }
 

@@ -243,7 +243,7 @@ public struct JSONLineWriter {
     public mutating func field(_ name: StaticString, _ value: IPAddress) {
         key(name)
         write(UInt8(ascii: "\""))
-        value.appendText(to: &self)
+        appendAddress(value)
         write(UInt8(ascii: "\""))
     }
 
@@ -413,8 +413,7 @@ public struct JSONLineWriter {
         count += length
     }
 
-    /// An address's text (at most 39 bytes), as `IPAddress.withText`
-    /// writes it, straight into the line.
+    /// An address's text (at most 39 bytes), straight into the line.
     mutating func putText(_ address: IPAddress) {
         guard address.isIPv4Mapped else {
             putIPv6(address)

@@ -85,6 +85,25 @@ final class ArkContractTests: XCTestCase {
         func stderrText() -> String {
             String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         }
+
+        /// Connects from the lab's sender to `port`, where every packet is
+        /// dropped, and waits until this agent has written a line for each
+        /// SYN retransmit TCP_INFO counted. Returns the connector's pid, that
+        /// count, and the text that marks the connector's retransmit lines.
+        @discardableResult
+        func awaitSYNRetransmits(in lab: NamespaceLab, port: Int) throws -> (pid: Int, retransmitted: Int, marker: String) {
+            let connector = try lab.spawn(inSender: true, ["connect-timeout", "--to", lab.receiverIPv4,
+                                                           "--port", String(port), "--wait", "3.5"])
+            let result = try connector.readJSON(timeout: 20)
+            let pid = try XCTUnwrap(result.int("pid"))
+            let retransmitted = try XCTUnwrap(result.int("total_retrans"))
+            XCTAssertGreaterThan(retransmitted, 0)
+            let marker = #""event_type":"transport.drop","entity_id":"network-pid-\#(pid)""#
+            try waitFor("\(retransmitted) transport.drop lines", timeout: 5) {
+                $0.filter { $0.line.contains(marker) }.count == retransmitted
+            }
+            return (pid, retransmitted, marker)
+        }
     }
 
     /// The seed's keys with the seed's JSON types: `ts` and `pid` integers,
@@ -116,15 +135,7 @@ final class ArkContractTests: XCTestCase {
         let agent = try ChildAgent(arguments: ["--port", String(port)], testCase: self)
         try agent.waitFor("probe.started", timeout: 20) { $0.contains { $0.line.contains(#""event_type":"probe.started""#) } }
 
-        let connector = try lab.spawn(inSender: true, ["connect-timeout", "--to", lab.receiverIPv4,
-                                                       "--port", String(port), "--wait", "3.5"])
-        let result = try connector.readJSON(timeout: 20)
-        let pid = try XCTUnwrap(result.int("pid"))
-        let retransmitted = try XCTUnwrap(result.int("total_retrans"))
-        let marker = #""event_type":"transport.drop","entity_id":"network-pid-\#(pid)""#
-        try agent.waitFor("\(retransmitted) transport.drop lines", timeout: 5) {
-            $0.filter { $0.line.contains(marker) }.count == retransmitted
-        }
+        let (_, retransmitted, marker) = try agent.awaitSYNRetransmits(in: lab, port: port)
         // Each line reached the reader while the agent had nothing else to
         // write: within milliseconds of its kernel timestamp.
         var delays: [Double] = []

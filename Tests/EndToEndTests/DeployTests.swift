@@ -95,16 +95,7 @@ final class DeployTests: XCTestCase {
             testCase: self)
         try agent.waitFor("probe.started", timeout: 20) { $0.contains { $0.line.contains(#""event_type":"probe.started""#) } }
 
-        let connector = try lab.spawn(inSender: true, ["connect-timeout", "--to", lab.receiverIPv4,
-                                                       "--port", String(port), "--wait", "3.5"])
-        let result = try connector.readJSON(timeout: 20)
-        let pid = try XCTUnwrap(result.int("pid"))
-        let retransmitted = try XCTUnwrap(result.int("total_retrans"))
-        XCTAssertGreaterThan(retransmitted, 0)
-        let marker = #""event_type":"transport.drop","entity_id":"network-pid-\#(pid)""#
-        try agent.waitFor("\(retransmitted) transport.drop lines", timeout: 5) {
-            $0.filter { $0.line.contains(marker) }.count == retransmitted
-        }
+        try agent.awaitSYNRetransmits(in: lab, port: port)
         agent.process.terminate()
         agent.process.waitUntilExit()
         XCTAssertEqual(agent.process.terminationStatus, 0)
