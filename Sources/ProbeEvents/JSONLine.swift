@@ -174,13 +174,13 @@ public struct JSONLineWriter {
 
     public mutating func field(_ name: StaticString, _ value: UInt64) {
         key(name)
-        appendDecimal(value)
+        appendUnsigned(value)
     }
 
     public mutating func field(_ name: StaticString, _ value: Int64) {
         key(name)
         if value < 0 { write(UInt8(ascii: "-")) }
-        appendDecimal(value.magnitude)
+        appendUnsigned(value.magnitude)
     }
 
     /// A decimal number with at most three fractional digits (rates,
@@ -200,12 +200,12 @@ public struct JSONLineWriter {
         // link does not resolve.
         let thousandths = value.magnitude * 1000 + 0.5
         guard thousandths < 1e18 else {
-            appendDecimal(UInt64(1e18) / 1000)
+            appendUnsigned(UInt64(1e18) / 1000)
             return
         }
         let scaled = UInt64(thousandths)
         if value < 0 && scaled != 0 { write(UInt8(ascii: "-")) }
-        appendDecimal(scaled / 1000)
+        appendUnsigned(scaled / 1000)
         let fraction = scaled % 1000
         if fraction != 0 {
             write(UInt8(ascii: "."))
@@ -223,7 +223,7 @@ public struct JSONLineWriter {
     public mutating func field(_ name: StaticString, decimalString value: UInt64) {
         key(name)
         write(UInt8(ascii: "\""))
-        appendDecimal(value)
+        appendUnsigned(value)
         write(UInt8(ascii: "\""))
     }
 
@@ -263,7 +263,7 @@ public struct JSONLineWriter {
         key(name)
         write(UInt8(ascii: "\""))
         write(prefix)
-        appendDecimal(number)
+        appendUnsigned(number)
         write(UInt8(ascii: "\""))
     }
 
@@ -540,25 +540,6 @@ public struct JSONLineWriter {
         put((first, second), length: length)
         put(UInt8(ascii: "\""))
     }
-
-    /// Appends `value` in decimal.
-    mutating func appendDecimal(_ value: UInt64) {
-        if value < 10 {
-            write(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes >= 20 digits
-        var count = 0
-        var remaining = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            while remaining > 0 {
-                buffer[23 - count] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining % 10)
-                remaining /= 10
-                count += 1
-            }
-            write(buffer.baseAddress! + (24 - count), count: count)
-        }
-    }
 }
 
 /// "00" "01" … "99": the two digits of every value below 100.
@@ -616,23 +597,4 @@ private func validUTF8SequenceLength(_ text: UnsafeRawBufferPointer, at index: I
     let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
     guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800...0xDFFF).contains(scalar) else { return 0 }
     return length
-}
-
-/// Appends `value` in decimal.
-func appendDecimal(_ value: UInt64, to output: inout [UInt8]) {
-    if value < 10 {
-        output.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
-        return
-    }
-    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes >= 20 digits
-    var count = 0
-    var remaining = value
-    withUnsafeMutableBytes(of: &digits) { buffer in
-        while remaining > 0 {
-            buffer[23 - count] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining % 10)
-            remaining /= 10
-            count += 1
-        }
-        output.append(contentsOf: buffer[(24 - count)...])
-    }
 }

@@ -63,9 +63,9 @@ final class TextFormattingTests: XCTestCase {
 
     func testDecimalFormattingAtTheEdges() {
         for value: UInt64 in [0, 9, 10, 99, 100, 1_710_000_000_000, .max] {
-            var bytes: [UInt8] = []
-            appendDecimal(value, to: &bytes)
-            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), String(value))
+            var bytes = JSONLineWriter(capacity: 32)
+            bytes.appendUnsigned(value)
+            XCTAssertEqual(String(decoding: bytes.bytes, as: UTF8.self), String(value))
         }
         var writer = JSONLineWriter()
         writer.beginObject()
