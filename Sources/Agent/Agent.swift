@@ -180,7 +180,7 @@ public final class Agent {
                 if let metricsServer {
                     // After a write: every event read before it has its line out.
                     counters?.written(at: WallClock.monotonicNow())
-                    let scraped = ready.prefix(Int(max(count, 0))).contains { $0.data.fd == metricsServer.pollDescriptor }
+                    let scraped = events.contains { $0.data.fd == metricsServer.pollDescriptor }
                     let now = WallClock.monotonicNow()
                     if scraped || metricsServer.nextDeadline.map({ $0 <= now }) == true {
                         metricsServer.service(now: now) { renderMetrics() }
@@ -231,8 +231,7 @@ public final class Agent {
             unknownKindRecords += 1
             return
         }
-        if counters != nil && configuration.pipeline.filter.accepts(event) { counters!.count(event) }
-        pipeline.process(event)
+        if pipeline.process(event) { counters?.count(event) }
         // A full ring's lines are megabytes: written as they come, the output
         // buffer stays at its initial 64 KiB (resident memory budget).
         if pipeline.output.count >= outputBatchBytes, outputFailure == nil {

@@ -61,7 +61,9 @@ public final class Pipeline {
     public static let ruleEvaluationBounds: [UInt64] = [10, 50, 100, 500, 1000, 5000, 10_000, 50_000, 100_000, 500_000]
         .map { $0 * 1000 }
 
-    public func process(_ event: ProbeEvent) {
+    /// Returns false when the filter turned the event away.
+    @discardableResult
+    public func process(_ event: ProbeEvent) -> Bool {
         state.process(event)
     }
 
@@ -109,8 +111,8 @@ public final class Pipeline {
             changes.reserveCapacity(16)
         }
 
-        mutating func process(_ event: ProbeEvent) {
-            guard options.filter.accepts(event) else { return }
+        mutating func process(_ event: ProbeEvent) -> Bool {
+            guard options.filter.accepts(event) else { return false }
             let time = event.monotonicNanoseconds
             if nextTick == 0 { nextTick = (time / options.tickNanoseconds + 1) * options.tickNanoseconds }
             tick(through: time)
@@ -123,6 +125,7 @@ public final class Pipeline {
             flushChanges()
             engine?.observe(event, alerts: &alerts)
             flushAlerts()
+            return true
         }
 
         mutating func tick(through time: UInt64) {
