@@ -240,7 +240,7 @@ final class AlertmanagerSender: @unchecked Sendable {
         while start < keys.count {
             let batch = Array(keys[start..<min(start + options.maximumAlertsPerPost, keys.count)])
             start += batch.count
-            let wallNow = realtimeMilliseconds()
+            let wallNow = WallClock.realtimeNow() / 1_000_000
             let firingEnd = wallNow + UInt64(options.resendIntervalSeconds * options.firingTimeoutIntervals * 1000)
             let alerts = batch.compactMap { key in
                 schedule.alert(key).map { ($0, $0.resolvedAtMilliseconds ?? firingEnd) }

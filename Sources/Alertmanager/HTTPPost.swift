@@ -179,9 +179,3 @@ enum HTTPPost {
         }
     }
 }
-
-func realtimeMilliseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_REALTIME, &time)
-    return UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec) / 1_000_000
-}

@@ -41,6 +41,11 @@ public struct WallClock: Equatable, Sendable {
         UInt64(read(CLOCK_MONOTONIC))
     }
 
+    /// The wall clock now, in nanoseconds since the epoch.
+    public static func realtimeNow() -> UInt64 {
+        UInt64(max(read(CLOCK_REALTIME), 0))
+    }
+
     private static func read(_ clock: clockid_t) -> Int64 {
         var time = timespec()
         clock_gettime(clock, &time)
