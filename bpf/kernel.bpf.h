@@ -33,7 +33,6 @@ typedef _Bool bool;
 
 /* UAPI constants of <linux/bpf.h> that the maps and helpers use. */
 enum {
-	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_SK_STORAGE = 24,

@@ -6,8 +6,6 @@ struct ark_records_map ark_records SEC(".maps");
 struct socket_owners_map socket_owners SEC(".maps");
 struct owners_by_cookie_map owners_by_cookie SEC(".maps");
 struct socket_owner_processes_map socket_owner_processes SEC(".maps");
-struct owner_generation_map owner_generation SEC(".maps");
-struct settled_claims_map settled_claims SEC(".maps");
 struct ring_reservation_failures_map ring_reservation_failures SEC(".maps");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -7,20 +7,6 @@
  */
 #include "probe.bpf.h"
 
-/* Slots of settled_claims; ARK_NOT_SETTLED is none (the lookup fails). */
-#define ARK_SETTLED_SEND 0
-#define ARK_SETTLED_RECEIVE 1
-#define ARK_NOT_SETTLED 2
-
-static __always_inline void bump_owner_generation(void)
-{
-	__u32 zero = 0;
-	__u64 *generation = bpf_map_lookup_elem(&owner_generation, &zero);
-
-	if (generation)
-		__sync_fetch_and_add(generation, 1);
-}
-
 /* Keeps the cookie-keyed copy of an owner in step with socket storage,
  * and remembers the process so that its exit is reported. */
 static __always_inline void publish_owner(struct sock *sk, struct ark_owner *owner)
@@ -30,48 +16,26 @@ static __always_inline void publish_owner(struct sock *sk, struct ark_owner *own
 
 	bpf_map_update_elem(&owners_by_cookie, &cookie, owner, BPF_ANY);
 	bpf_map_update_elem(&socket_owner_processes, &owner->tgid, &present, BPF_ANY);
-	bump_owner_generation();
 }
 
-/*
- * Records the calling task as owner unless it already is; with
- * `only_if_unowned`, only for a socket nobody has claimed yet.
- *
- * A claim that changed nothing is remembered in `slot` with the owner
- * generation read before the owner was: while no owner or TCP state has
- * changed anywhere since, the same call for the same socket (and, without
- * `only_if_unowned`, the same task) would again change nothing. A socket
- * reusing the address of a closed one has changed state in between.
- */
-static __always_inline void claim_socket(struct sock *sk, bool only_if_unowned, __u32 slot)
+/* Records the calling task as owner unless it already is; with
+ * `only_if_unowned`, only for a socket nobody has claimed yet. */
+static __always_inline void claim_socket(struct sock *sk, bool only_if_unowned)
 {
-	struct ark_settled_claim *settled = bpf_map_lookup_elem(&settled_claims, &slot);
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct ark_owner *owner;
-	__u64 generation = 0;
-	__u32 zero = 0;
-	__u64 *current_generation = bpf_map_lookup_elem(&owner_generation, &zero);
+	__u64 pid_tgid;
 
-	if (current_generation)
-		generation = *current_generation;
-	if (settled && current_generation && settled->sk == (__u64)sk &&
-	    settled->generation == generation && (only_if_unowned || settled->pid_tgid == pid_tgid))
-		return;
 	if (!is_tcp_socket_btf(sk))
 		return;
 	owner = bpf_sk_storage_get(&socket_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!owner)
 		return;
-	if ((only_if_unowned && owner->source != ARK_OWNER_NONE) ||
-	    (owner->tgid == pid_tgid >> 32 && owner->tid == (__u32)pid_tgid &&
-	     owner->source == ARK_OWNER_SOCKET)) {
-		if (settled && current_generation) {
-			settled->sk = (__u64)sk;
-			settled->pid_tgid = pid_tgid;
-			settled->generation = generation;
-		}
+	if (only_if_unowned && owner->source != ARK_OWNER_NONE)
 		return;
-	}
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (owner->tgid == pid_tgid >> 32 && owner->tid == (__u32)pid_tgid &&
+	    owner->source == ARK_OWNER_SOCKET)
+		return;
 	fill_current_owner(owner, ARK_OWNER_SOCKET);
 	publish_owner(sk, owner);
 }
@@ -81,7 +45,7 @@ static __always_inline void claim_socket(struct sock *sk, bool only_if_unowned, 
 SEC("tp_btf/tcp_sendmsg_locked")
 int BPF_PROG(claim_on_sendmsg, struct sock *sk)
 {
-	claim_socket(sk, false, ARK_SETTLED_SEND);
+	claim_socket(sk, false);
 	return 0;
 }
 
@@ -94,7 +58,7 @@ int BPF_PROG(claim_on_sendmsg, struct sock *sk)
 SEC("tp_btf/tcp_rcv_space_adjust")
 int BPF_PROG(claim_on_receive, struct sock *sk)
 {
-	claim_socket(sk, true, ARK_SETTLED_RECEIVE);
+	claim_socket(sk, true);
 	return 0;
 }
 
@@ -108,7 +72,6 @@ int BPF_PROG(claim_on_receive, struct sock *sk)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(claim_on_state_change, struct sock *sk, int oldstate, int newstate)
 {
-	bump_owner_generation();
 	/* A passive open completing (softirq): the new socket carries a copy
 	 * of its listener's owner; give it a cookie entry too, before any
 	 * of its packets can be dropped. */
@@ -123,7 +86,7 @@ int BPF_PROG(claim_on_state_change, struct sock *sk, int oldstate, int newstate)
 	case TCP_LISTEN:
 	case TCP_FIN_WAIT1:
 	case TCP_LAST_ACK:
-		claim_socket(sk, false, ARK_NOT_SETTLED);
+		claim_socket(sk, false);
 	}
 	return 0;
 }

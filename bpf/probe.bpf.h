@@ -51,32 +51,6 @@ struct socket_owner_processes_map {
 };
 extern struct socket_owner_processes_map socket_owner_processes SEC(".maps");
 
-/* Bumped whenever a socket changes owner or TCP state: a claim remembered
- * in settled_claims holds only while this has not moved. */
-struct owner_generation_map {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-};
-extern struct owner_generation_map owner_generation SEC(".maps");
-
-/* Per CPU and hook (ARK_SETTLED_SEND, ARK_SETTLED_RECEIVE), the last socket
- * whose claim found nothing to change, so that the next call for it, the
- * common case on the send path, returns after a few loads. */
-struct ark_settled_claim {
-	__u64 sk;
-	__u64 pid_tgid;
-	__u64 generation;
-};
-struct settled_claims_map {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct ark_settled_claim);
-};
-extern struct settled_claims_map settled_claims SEC(".maps");
-
 /* Records that found the ring buffer full, per CPU. */
 struct ring_reservation_failures_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
