@@ -39,9 +39,9 @@ enum ark_retransmit_cause {
 /* Where the owner of the socket came from. */
 enum ark_owner_source {
 	ARK_OWNER_NONE = 0,     /* no socket, or a socket nobody was seen using */
-	ARK_OWNER_SOCKET = 1,   /* socket storage, filled in process context */
+	ARK_OWNER_SOCKET = 1,   /* claimed in process context (connect, send, ...) */
 	ARK_OWNER_ITERATOR = 2, /* the start-up walk of existing sockets */
-	ARK_OWNER_CURRENT = 3,  /* the task on the CPU (fallback hooks only) */
+	ARK_OWNER_CURRENT = 3,  /* the task on the CPU (no claim hook loaded) */
 };
 
 /* The process that owns a socket. 40 bytes. */
@@ -89,8 +89,16 @@ struct ark_record {
 
 #define ARK_RECORD_SIZE 136
 
+/* What user space tells the programs before load (their .rodata). */
+struct ark_probe_config {
+	__u8 socket_cookie_helper;    /* bpf_get_socket_cookie() allowed in tracing (5.12+) */
+	__u8 owner_from_current_task; /* no claim hook loaded: blame the task on the CPU */
+	__u8 pad[6];
+};
+
 _Static_assert(sizeof(struct ark_owner) == 40, "ark_owner layout");
 _Static_assert(sizeof(struct ark_flow) == 48, "ark_flow layout");
 _Static_assert(sizeof(struct ark_record) == ARK_RECORD_SIZE, "ark_record layout");
+_Static_assert(sizeof(struct ark_probe_config) == 8, "ark_probe_config layout");
 
 #endif /* ARK_PROBE_H */

@@ -20,7 +20,7 @@ int BPF_PROG(cong_state_change, struct sock *sk, __u8 new_state)
 	if (!record)
 		return 0;
 	fill_socket(record, sk);
-	record->socket_cookie = bpf_get_socket_cookie(sk);
+	record->socket_cookie = trusted_socket_cookie(sk);
 	record->ca_state = new_state;
 	record->old_ca_state = old_state;
 	record->backoff = BPF_CORE_READ(icsk, icsk_backoff);

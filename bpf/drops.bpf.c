@@ -50,8 +50,7 @@ static __always_inline bool fill_packet_flow(struct ark_flow *flow, struct sk_bu
 
 /* The socket a dropped packet belongs to is known either as skb->sk
  * (sent packets) or, on kernels >= 6.12, as the rx_sk argument (received
- * packets after socket lookup). Both are read with probe reads, and the
- * owner comes from the cookie-keyed map. */
+ * packets after socket lookup). Both are read with probe reads. */
 static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason, struct sock *rx_sk)
 {
 	struct ark_record *record;
@@ -77,12 +76,11 @@ static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason,
 		return 0;
 	record->drop_reason = reason;
 	if (sk) {
-		__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-		struct ark_owner *owner;
+		/* Not the task on the CPU: drops happen in softirq. */
+		struct ark_owner *owner = claimed_owner(sk);
 
 		fill_socket(record, sk);
-		record->socket_cookie = cookie;
-		owner = cookie ? bpf_map_lookup_elem(&owners_by_cookie, &cookie) : 0;
+		record->socket_cookie = socket_cookie_made(sk);
 		if (owner)
 			record->owner = *owner;
 	} else {

@@ -35,12 +35,9 @@ typedef _Bool bool;
 enum {
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
-	BPF_MAP_TYPE_SK_STORAGE = 24,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
-enum { BPF_F_NO_PREALLOC = 1, BPF_F_CLONE = 512 };
-enum { BPF_SK_STORAGE_GET_F_CREATE = 1 };
-enum { BPF_ANY = 0 };
+enum { BPF_ANY = 0, BPF_NOEXIST = 1 };
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -54,6 +51,7 @@ enum {
 	TCP_SYN_SENT = 2,
 	TCP_SYN_RECV = 3,
 	TCP_FIN_WAIT1 = 4,
+	TCP_CLOSE = 7,
 	TCP_LAST_ACK = 9,
 	TCP_LISTEN = 10,
 	TCP_NEW_SYN_RECV = 12,
@@ -79,6 +77,10 @@ enum skb_drop_reason {
 
 /* include/net/tcp.h */
 #define TCPHDR_SYN 0x02
+
+/* include/uapi/linux/stat.h */
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
@@ -183,10 +185,18 @@ struct task_struct {
 	struct signal_struct *signal;
 };
 
-struct file;
+struct inode {
+	unsigned short i_mode;
+};
+
+struct file {
+	struct inode *f_inode;
+	void *private_data;
+};
 
 struct socket {
 	struct sock *sk;
+	struct file *file;
 };
 
 struct seq_file;

@@ -4,8 +4,10 @@
 
 struct ark_records_map ark_records SEC(".maps");
 struct socket_owners_map socket_owners SEC(".maps");
-struct owners_by_cookie_map owners_by_cookie SEC(".maps");
+struct listener_owners_map listener_owners SEC(".maps");
 struct socket_owner_processes_map socket_owner_processes SEC(".maps");
 struct ring_reservation_failures_map ring_reservation_failures SEC(".maps");
+
+const volatile struct ark_probe_config probe_config = {};
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,43 +1,58 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Socket ownership: who owns each TCP socket, recorded in socket-local
- * storage from process context, so that retransmits fired later from
- * softirq or timer context are attributed to the owner, not to whatever
- * task happened to be on the CPU.
+ * Socket ownership: who owns each TCP socket, claimed from process context
+ * (connect, listen, send, receive, close) into socket_owners, so that
+ * retransmits fired later from softirq or timer context are attributed to
+ * the owner, not to whatever task happened to be on the CPU. Every program
+ * here is optional: user space loads those the kernel accepts.
  */
 #include "probe.bpf.h"
 
-/* Keeps the cookie-keyed copy of an owner in step with socket storage,
- * and remembers the process so that its exit is reported. */
-static __always_inline void publish_owner(struct sock *sk, struct ark_owner *owner)
+static __always_inline struct listener_key listener_of(struct sock *sk)
 {
-	__u64 cookie = bpf_get_socket_cookie(sk);
-	__u8 present = 1;
+	struct listener_key key = {
+		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
+		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+	};
+	return key;
+}
 
-	bpf_map_update_elem(&owners_by_cookie, &cookie, owner, BPF_ANY);
-	bpf_map_update_elem(&socket_owner_processes, &owner->tgid, &present, BPF_ANY);
+/* Remembers the process so that its exit is reported. */
+static __always_inline void remember_owner_process(__u32 tgid)
+{
+	__u8 present = 1;
+	bpf_map_update_elem(&socket_owner_processes, &tgid, &present, BPF_ANY);
 }
 
 /* Records the calling task as owner unless it already is; with
  * `only_if_unowned`, only for a socket nobody has claimed yet. */
 static __always_inline void claim_socket(struct sock *sk, bool only_if_unowned)
 {
+	__u64 key = socket_key(sk);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct ark_owner *owner;
-	__u64 pid_tgid;
+	struct ark_owner claimed = {};
 
 	if (!is_tcp_socket_btf(sk))
 		return;
-	owner = bpf_sk_storage_get(&socket_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!owner)
-		return;
-	if (only_if_unowned && owner->source != ARK_OWNER_NONE)
-		return;
-	pid_tgid = bpf_get_current_pid_tgid();
-	if (owner->tgid == pid_tgid >> 32 && owner->tid == (__u32)pid_tgid &&
-	    owner->source == ARK_OWNER_SOCKET)
-		return;
-	fill_current_owner(owner, ARK_OWNER_SOCKET);
-	publish_owner(sk, owner);
+	owner = bpf_map_lookup_elem(&socket_owners, &key);
+	if (owner) {
+		if (only_if_unowned)
+			return;
+		if (owner->tid == (__u32)pid_tgid && owner->tgid == pid_tgid >> 32 &&
+		    owner->source == ARK_OWNER_SOCKET)
+			return;
+		/* Another thread of the same process: no new process to remember. */
+		if (owner->tgid == pid_tgid >> 32) {
+			fill_current_owner(owner, ARK_OWNER_SOCKET);
+			return;
+		}
+	}
+	fill_current_owner(&claimed, ARK_OWNER_SOCKET);
+	bpf_map_update_elem(&socket_owners, &key, &claimed, BPF_ANY);
+	remember_owner_process(claimed.tgid);
+	/* Makes the cookie now, so hooks that may only read it see it. */
+	trusted_socket_cookie(sk);
 }
 
 /* Every send runs in the sender's context: covers accepted sockets too.
@@ -64,64 +79,98 @@ int BPF_PROG(claim_on_receive, struct sock *sk)
 
 /*
  * State changes made by a system call: connect() (-> SYN_SENT, so SYN
- * retransmits are attributed), listen() (-> LISTEN, for SYN-ACKs) and
- * close()/shutdown() (-> FIN_WAIT1 / LAST_ACK, for FIN retransmits).
- * The other transitions happen in softirq context and say nothing of the
- * owner.
+ * retransmits are attributed), listen() (-> LISTEN, for SYN-ACKs and the
+ * connections it accepts) and close()/shutdown() (-> FIN_WAIT1 / LAST_ACK,
+ * for FIN retransmits). Two softirq transitions matter too: a connection
+ * created by a listener (LISTEN -> SYN_RECV on the new socket) starts with
+ * the listener's owner, and TCP_CLOSE ends a socket's entry, before its
+ * memory can be reused by another socket.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(claim_on_state_change, struct sock *sk, int oldstate, int newstate)
 {
-	/* A passive open completing (softirq): the new socket carries a copy
-	 * of its listener's owner; give it a cookie entry too, before any
-	 * of its packets can be dropped. */
-	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
-		struct ark_owner *owner = bpf_sk_storage_get(&socket_owners, sk, 0, 0);
-		if (owner && owner->source != ARK_OWNER_NONE)
-			publish_owner(sk, owner);
+	__u64 key = socket_key(sk);
+
+	if (!is_tcp_socket_btf(sk))
 		return 0;
-	}
 	switch (newstate) {
 	case TCP_SYN_SENT:
-	case TCP_LISTEN:
 	case TCP_FIN_WAIT1:
 	case TCP_LAST_ACK:
 		claim_socket(sk, false);
+		return 0;
+	case TCP_LISTEN: {
+		struct listener_key listener = listener_of(sk);
+		struct ark_owner *owner;
+
+		claim_socket(sk, false);
+		owner = bpf_map_lookup_elem(&socket_owners, &key);
+		if (owner)
+			bpf_map_update_elem(&listener_owners, &listener, owner, BPF_ANY);
+		return 0;
+	}
+	case TCP_SYN_RECV:
+		if (oldstate == TCP_LISTEN) {
+			struct listener_key listener = listener_of(sk);
+			struct ark_owner *owner = bpf_map_lookup_elem(&listener_owners, &listener);
+			if (owner)
+				bpf_map_update_elem(&socket_owners, &key, owner, BPF_ANY);
+		}
+		return 0;
+	case TCP_CLOSE:
+		bpf_map_delete_elem(&socket_owners, &key);
+		if (oldstate == TCP_LISTEN) {
+			struct listener_key listener = listener_of(sk);
+			bpf_map_delete_elem(&listener_owners, &listener);
+		}
+		return 0;
 	}
 	return 0;
 }
 
 /*
  * Sockets that existed before the agent started: user space runs this
- * iterator once over every open file of every task.
+ * iterator once over every open file of every task. A socket file is told
+ * by its inode type and its socket's back pointer, and read with probe
+ * reads: bpf_sock_from_file() is 5.11+, and the socket pointer it gives is
+ * untrusted on some kernels (6.18.44).
  */
 SEC("iter/task_file")
 int claim_existing_sockets(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
-	struct ark_owner *owner;
+	struct ark_owner owner = {};
 	struct socket *socket;
 	struct sock *sk;
+	__u64 key;
 
 	if (!task || !file)
 		return 0;
-	socket = bpf_sock_from_file(file);
-	if (!socket)
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return 0;
-	sk = socket->sk;
-	if (!sk || !is_tcp_socket_btf(sk))
+	socket = BPF_CORE_READ(file, private_data);
+	if (!socket || (__u64)BPF_CORE_READ(socket, file) != (__u64)file)
 		return 0;
-	owner = bpf_sk_storage_get(&socket_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!owner || owner->source != ARK_OWNER_NONE)
+	sk = BPF_CORE_READ(socket, sk);
+	if (!sk || !is_tcp_socket(sk))
 		return 0;
-	owner->tgid = BPF_CORE_READ(task, tgid);
-	owner->tid = BPF_CORE_READ(task, pid);
-	owner->uid = BPF_CORE_READ(task, real_cred, uid.val);
-	owner->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-	BPF_CORE_READ_STR_INTO(&owner->comm, task, comm);
-	owner->source = ARK_OWNER_ITERATOR;
-	publish_owner(sk, owner);
+	key = socket_key(sk);
+	/* A claim made since the hooks were attached knows better. */
+	if (bpf_map_lookup_elem(&socket_owners, &key))
+		return 0;
+	owner.tgid = BPF_CORE_READ(task, tgid);
+	owner.tid = BPF_CORE_READ(task, pid);
+	owner.uid = BPF_CORE_READ(task, real_cred, uid.val);
+	owner.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	BPF_CORE_READ_STR_INTO(&owner.comm, task, comm);
+	owner.source = ARK_OWNER_ITERATOR;
+	bpf_map_update_elem(&socket_owners, &key, &owner, BPF_NOEXIST);
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN) {
+		struct listener_key listener = listener_of(sk);
+		bpf_map_update_elem(&listener_owners, &listener, &owner, BPF_NOEXIST);
+	}
+	remember_owner_process(owner.tgid);
 	return 0;
 }
 

@@ -21,26 +21,35 @@ struct ark_records_map {
 };
 extern struct ark_records_map ark_records SEC(".maps");
 
-/* Socket -> owning process, freed with the socket. BPF_F_CLONE: a socket
- * accepted from a listener starts with the listener's owner. */
+/* Socket (its kernel address) -> owning process. Claimed in process
+ * context, removed when the socket reaches TCP_CLOSE; the LRU bound keeps
+ * sockets whose close was missed from piling up. A hash map, not socket
+ * storage: tracing programs may use socket storage only from 5.11, and not
+ * on the untrusted socket pointers of the classic tracepoint, kprobe,
+ * kfree_skb and the start-up walk, which must find the same owners. */
 struct socket_owners_map {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u64);
 	__type(value, struct ark_owner);
 };
 extern struct socket_owners_map socket_owners SEC(".maps");
 
-/* Socket cookie -> owner, for hooks that hold a socket pointer the
- * socket-storage helpers refuse (skb->sk in kfree_skb). Cookies are never
- * reused; the LRU bound keeps it from growing. */
-struct owners_by_cookie_map {
+/* A listening port in a network namespace. */
+struct listener_key {
+	__u32 netns;
+	__u32 port;
+};
+
+/* Listening socket's port -> its owner: a connection accepted from it
+ * belongs to the listener's process until someone else claims it. */
+struct listener_owners_map {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(max_entries, 4096);
+	__type(key, struct listener_key);
 	__type(value, struct ark_owner);
 };
-extern struct owners_by_cookie_map owners_by_cookie SEC(".maps");
+extern struct listener_owners_map listener_owners SEC(".maps");
 
 /* Processes that own (or owned) a TCP socket: their exit is reported. */
 struct socket_owner_processes_map {
@@ -60,6 +69,10 @@ struct ring_reservation_failures_map {
 };
 extern struct ring_reservation_failures_map ring_reservation_failures SEC(".maps");
 
+/* Set by user space before load, per kernel (read-only to the programs, so
+ * the verifier drops the branches a kernel cannot run). */
+extern const volatile struct ark_probe_config probe_config;
+
 static __always_inline struct ark_record *reserve_record(__u32 kind)
 {
 	struct ark_record *record = bpf_ringbuf_reserve(&ark_records, sizeof(*record), 0);
@@ -67,7 +80,7 @@ static __always_inline struct ark_record *reserve_record(__u32 kind)
 		__u32 zero = 0;
 		__u64 *failures = bpf_map_lookup_elem(&ring_reservation_failures, &zero);
 		if (failures)
-			__sync_fetch_and_add(failures, 1);
+			__atomic_fetch_add(failures, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
 	__builtin_memset(record, 0, sizeof(*record));
@@ -131,12 +144,41 @@ static __always_inline void fill_current_owner(struct ark_owner *owner, __u8 sou
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
 }
 
-/* Copies the recorded owner of a socket, if any (BTF programs only). */
+static __always_inline __u64 socket_key(const struct sock *sk)
+{
+	return (__u64)sk;
+}
+
+static __always_inline struct ark_owner *claimed_owner(const struct sock *sk)
+{
+	__u64 key = socket_key(sk);
+	return bpf_map_lookup_elem(&socket_owners, &key);
+}
+
+/* The owner claimed for a socket. Without claim hooks (user space says so),
+ * the task on the CPU stands in, marked as such. Any socket pointer; for
+ * hooks that run where the sending process may be on the CPU. */
 static __always_inline void fill_recorded_owner(struct ark_record *record, struct sock *sk)
 {
-	struct ark_owner *owner = bpf_sk_storage_get(&socket_owners, sk, 0, 0);
+	struct ark_owner *owner = claimed_owner(sk);
+
 	if (owner)
 		record->owner = *owner;
+	else if (probe_config.owner_from_current_task)
+		fill_current_owner(&record->owner, ARK_OWNER_CURRENT);
+}
+
+/* The kernel's cookie of a socket the verifier trusts (a tp_btf argument),
+ * where tracing programs may ask for it (5.12+; it is made on first use). */
+static __always_inline __u64 trusted_socket_cookie(struct sock *sk)
+{
+	return probe_config.socket_cookie_helper ? bpf_get_socket_cookie(sk) : 0;
+}
+
+/* The cookie of any socket pointer: the value the kernel made, if any. */
+static __always_inline __u64 socket_cookie_made(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 }
 
 #endif /* ARK_PROBE_BPF_H */

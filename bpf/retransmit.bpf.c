@@ -6,8 +6,7 @@
  *   retransmit_btf_noerr  tp_btf, older kernels
  *   retransmit_tracepoint classic tracepoint (needs tracefs)
  *   retransmit_kprobe     kprobe on tcp_retransmit_skb()
- * Only the tp_btf programs can read socket storage; the others attribute
- * to the task on the CPU and say so (ARK_OWNER_CURRENT).
+ * All of them find the owner the claim hooks recorded (owners.bpf.c).
  */
 #include "probe.bpf.h"
 
@@ -50,13 +49,13 @@ static __always_inline struct ark_record *retransmit_record(struct sock *sk, str
 	return record;
 }
 
-/* tp_btf: the owner from socket storage, the kernel's socket cookie. */
+/* tp_btf: a socket the verifier trusts, so the kernel's cookie helper. */
 static __always_inline int submit_btf_retransmit(struct sock *sk, struct sk_buff *skb, int err)
 {
 	struct ark_record *record = retransmit_record(sk, skb, err);
 	if (!record)
 		return 0;
-	record->socket_cookie = bpf_get_socket_cookie(sk);
+	record->socket_cookie = trusted_socket_cookie(sk);
 	fill_recorded_owner(record, sk);
 	bpf_ringbuf_submit(record, 0);
 	return 0;
@@ -74,11 +73,12 @@ int BPF_PROG(retransmit_btf_noerr, struct sock *sk, struct sk_buff *skb)
 	return submit_btf_retransmit(sk, skb, 0);
 }
 
-/* Fallback hooks cannot read socket storage nor the socket cookie: the
- * owner is the task on the CPU, and the record says so. */
-static __always_inline void submit_with_current_task(struct ark_record *record)
+/* Fallback hooks hold an untrusted socket pointer: the owner map is keyed
+ * by it all the same, the cookie is read if the kernel has made it. */
+static __always_inline void submit_untrusted_retransmit(struct ark_record *record, struct sock *sk)
 {
-	fill_current_owner(&record->owner, ARK_OWNER_CURRENT);
+	record->socket_cookie = socket_cookie_made(sk);
+	fill_recorded_owner(record, sk);
 	bpf_ringbuf_submit(record, 0);
 }
 
@@ -94,7 +94,7 @@ int retransmit_tracepoint(struct tcp_retransmit_skb_context *ctx)
 		err = ctx->err;
 	record = retransmit_record(sk, skb, err);
 	if (record)
-		submit_with_current_task(record);
+		submit_untrusted_retransmit(record, sk);
 	return 0;
 }
 
@@ -104,7 +104,7 @@ int BPF_KPROBE(retransmit_kprobe, struct sock *sk, struct sk_buff *skb)
 {
 	struct ark_record *record = retransmit_record(sk, skb, 0);
 	if (record)
-		submit_with_current_task(record);
+		submit_untrusted_retransmit(record, sk);
 	return 0;
 }
 
@@ -116,7 +116,7 @@ int BPF_PROG(retransmit_synack, struct sock *sk)
 	if (!record)
 		return 0;
 	fill_socket(record, sk);
-	record->socket_cookie = bpf_get_socket_cookie(sk);
+	record->socket_cookie = trusted_socket_cookie(sk);
 	record->segments = 1;
 	record->cause = ARK_CAUSE_SYNACK;
 	fill_recorded_owner(record, sk);

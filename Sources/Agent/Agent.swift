@@ -303,6 +303,17 @@ public final class Agent {
         line.field("attribution", report.attributesBySocketOwner ? "socket-owner" : "current-task")
         line.field("reports_failed_retransmits", report.reportsFailedRetransmits)
         line.field("hooks", report.attachedHooks.joined(separator: "; "))
+        line.key("features")
+        line.beginNestedObject()
+        for status in report.features {
+            line.key(status.feature.rawValue)
+            line.beginNestedObject()
+            line.field("state", status.state.rawValue)
+            if let hook = status.hook { line.field("hook", hook) }
+            if let reason = status.reason { line.field("reason", reason) }
+            line.endNestedObject()
+        }
+        line.endNestedObject()
         line.field("clock_offset_ns", pipeline.clock.offsetNanoseconds)
         line.endLine()
         pipeline.output.append(line)

@@ -190,15 +190,14 @@ func parseSeconds(_ text: String, option: String) throws(UsageError) -> Double {
 }
 
 private func reportAttachment(_ report: AttachReport) {
-    for attempt in report.failedAttempts {
-        printError("ark-probe: could not attach via \(attempt)")
-    }
     let owners = report.attributesBySocketOwner
-        ? "owners from socket storage and a walk of existing sockets"
-        : "owners are the task on the CPU (degraded: may be wrong for softirq retransmits)"
-    let outcome = report.reportsFailedRetransmits ? "with outcome" : "without outcome (kernel < 6.17 or kprobe)"
+        ? "owners claimed by the sockets' processes"
+        : "owners are the task on the CPU (degraded: no owner-claim hook loaded; may be wrong for softirq retransmits)"
+    let outcome = report.reportsFailedRetransmits ? "with outcome" : "without outcome"
     printError("ark-probe: retransmits via \(report.retransmitMode.rawValue) \(outcome); \(owners)")
-    for hook in report.attachedHooks { printError("ark-probe:   \(hook)") }
+    for status in report.features where status.state != .on {
+        printError("ark-probe:   \(status.feature.rawValue) \(status.state.rawValue): \(status.reason ?? "")")
+    }
 }
 
 private func printSummary(_ totals: ProcessTotals) {

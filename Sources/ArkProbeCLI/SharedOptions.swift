@@ -21,8 +21,10 @@ struct CaptureOptions {
           --ring-buffer-kb N   Kernel ring buffer size in KiB, a power of two
                                (default 512). Lost records are reported as
                                "probe.loss" lines.
-          --no-drops           Do not trace kernel drops (skb:kfree_skb).
-          --no-congestion      Do not report congestion-state changes.
+          --disable FEATURES   Comma-separated optional features not to load
+                               (repeatable); 'ark-probe features' lists them.
+          --no-drops           Same as --disable drops.
+          --no-congestion      Same as --disable congestion-states.
         """
 
     var filter = EventFilter()
@@ -55,10 +57,23 @@ struct CaptureOptions {
             let kilobytes = try parseInteger(
                 arguments.value(for: name, inline: inline), option: name, as: UInt32.self, range: 4...1_048_576)
             probe.ringBufferBytes = kilobytes * 1024
+        case "--disable":
+            let text = try arguments.value(for: name, inline: inline)
+            for word in text.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let feature = ProbeFeature(rawValue: String(word)) else {
+                    let names = ProbeFeature.allCases.dropFirst().map(\.rawValue).joined(separator: ", ")
+                    throw UsageError("--disable takes optional features (\(names)), not '\(word)'")
+                }
+                guard feature != .retransmits else {
+                    throw UsageError("--disable retransmits: the retransmit hook is what the agent is for; "
+                                     + "choose how it attaches with --attach")
+                }
+                probe.disabledFeatures.insert(feature)
+            }
         case "--no-drops":
-            probe.captureDrops = false
+            probe.disabledFeatures.insert(.drops)
         case "--no-congestion":
-            probe.captureCongestionState = false
+            probe.disabledFeatures.insert(.congestionStates)
         default:
             return false
         }

@@ -4,7 +4,7 @@ import Glibc
 
 let version = "0.1.0"
 
-func allSubcommands() -> [any Subcommand.Type] { [RunCommand.self, RecordCommand.self, ReplayCommand.self, GraphCommand.self, TestCommand.self, CheckCommand.self] }
+func allSubcommands() -> [any Subcommand.Type] { [RunCommand.self, FeaturesCommand.self, RecordCommand.self, ReplayCommand.self, GraphCommand.self, TestCommand.self, CheckCommand.self] }
 
 func printHelp() {
     var text = """

@@ -49,7 +49,9 @@ for source in sources {
     let compile = Process()
     compile.executableURL = URL(fileURLWithPath: clang)
     compile.arguments = [
-        "-target", "bpf", "-D__TARGET_ARCH_\(targetArch)", "-O2", "-g",
+        // v3 (ALU32, jump32): every kernel from 5.1. Newer instruction sets
+        // (v4 sign-extension, gotox) would shut out older supported kernels.
+        "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_\(targetArch)", "-O2", "-g",
         "-Wall", "-Werror", "-Wno-default-const-init-var-unsafe",
         "-I", include, "-c", source, "-o", object,
     ]
@@ -68,6 +70,33 @@ for object in objects where bpf_linker__add_file(linker, object, nil) != 0 {
 }
 if bpf_linker__finalize(linker) != 0 { fail("cannot finalize \(linkedPath)") }
 bpf_linker__free(linker)
+
+/// Atomic instructions other than a plain add (fetching ones such as
+/// atomic_fetch_add, which clang emits for a used __sync_fetch_and_add, and
+/// and/or/xor/xchg/cmpxchg) need Linux 5.12: the verifier of older kernels
+/// rejects the whole object ("BPF_STX uses reserved fields").
+func rejectInstructionsOlderKernelsRefuse(in path: String) {
+    guard let object = bpf_object__open_file(path, nil) else { fail("cannot open \(path): errno \(errno)") }
+    defer { bpf_object__close(object) }
+    let classSTX: UInt8 = 0x03, modeAtomic: UInt8 = 0xc0, atomicAdd: Int32 = 0x00
+    var program = bpf_object__next_program(object, nil)
+    while let current = program {
+        let name = String(cString: bpf_program__name(current))
+        if let instructions = bpf_program__insns(current) {
+            for index in 0..<Int(bpf_program__insn_cnt(current)) {
+                let instruction = instructions[index]
+                if instruction.code & 0x07 == classSTX, instruction.code & 0xe0 == modeAtomic,
+                   instruction.imm != atomicAdd {
+                    fail("program \(name), instruction \(index): an atomic operation other than a plain add "
+                         + "(imm 0x\(String(instruction.imm, radix: 16))) needs Linux 5.12; ArkProbe supports 5.10. "
+                         + "Use __atomic_fetch_add(p, n, __ATOMIC_RELAXED) and ignore its result.")
+                }
+            }
+        }
+        program = bpf_object__next_program(object, current)
+    }
+}
+rejectInstructionsOlderKernelsRefuse(in: linkedPath)
 
 guard let linked = FileManager.default.contents(atPath: linkedPath) else {
     fail("cannot read \(linkedPath)")

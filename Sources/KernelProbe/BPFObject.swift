@@ -41,6 +41,39 @@ final class BPFObject {
         return BPFMap(handle: map, name: name)
     }
 
+    /// Sets a `const volatile` global of the programs (their .rodata)
+    /// before load, found by name in the object's BTF.
+    func setReadOnlyGlobal<Value>(named name: String, to value: Value) throws(ProbeError) {
+        guard let rodata = bpf_object__find_map_by_name(handle, ".rodata"),
+              let btf = bpf_object__btf(handle) else {
+            throw .loadFailed(detail: "the embedded object has no .rodata for \(name)", errno: ENOENT, log: "")
+        }
+        let section = btf__find_by_name_kind(btf, ".rodata", 15 /* BTF_KIND_DATASEC: the linux/btf.h enum and libbpf's macro clash in Swift */)
+        var size = 0
+        guard section > 0, let type = btf__type_by_id(btf, UInt32(section)),
+              let data = bpf_map__initial_value(rodata, &size) else {
+            throw .loadFailed(detail: "the embedded object's .rodata has no BTF", errno: ENOENT, log: "")
+        }
+        let variables = UnsafeRawPointer(type).advanced(by: MemoryLayout<btf_type>.size)
+            .assumingMemoryBound(to: btf_var_secinfo.self)
+        for index in 0..<Int(btf_vlen(type)) {
+            let variable = variables[index]
+            guard let variableType = btf__type_by_id(btf, variable.type),
+                  let variableName = btf__name_by_offset(btf, variableType.pointee.name_off),
+                  String(cString: variableName) == name else { continue }
+            guard Int(variable.size) == MemoryLayout<Value>.size,
+                  Int(variable.offset) + MemoryLayout<Value>.size <= size else {
+                throw .loadFailed(detail: "\(name) in the embedded object has \(variable.size) bytes, "
+                                  + "not \(MemoryLayout<Value>.size)", errno: EINVAL, log: "")
+            }
+            // The initial image libbpf copies into the map at load.
+            UnsafeMutableRawPointer(mutating: data).advanced(by: Int(variable.offset))
+                .storeBytes(of: value, as: Value.self)
+            return
+        }
+        throw .loadFailed(detail: "the embedded object has no global \(name)", errno: ENOENT, log: "")
+    }
+
     /// Turns off loading of every program not named.
     func loadOnly(_ names: Set<String>) {
         var program = bpf_object__next_program(handle, nil)
@@ -68,16 +101,22 @@ struct BPFProgram {
     let handle: OpaquePointer
     let name: String
 
-    func attach() throws(ProbeError) -> BPFLink {
-        try BPFLink(attaching: self) { bpf_program__attach($0) }
-    }
-
-    func attachTracepoint(category: String, name tracepoint: String) throws(ProbeError) -> BPFLink {
-        try BPFLink(attaching: self) { bpf_program__attach_tracepoint($0, category, tracepoint) }
-    }
-
-    func attachKprobe(function: String) throws(ProbeError) -> BPFLink {
-        try BPFLink(attaching: self) { bpf_program__attach_kprobe($0, false, function) }
+    func attach(to hook: Hook) throws(ProbeError) -> BPFLink {
+        switch hook {
+        case .tpBTF, .taskFileIterator:
+            return try BPFLink(attaching: self) { bpf_program__attach($0) }
+        case .tracepoint(let category, let tracepoint):
+            return try BPFLink(attaching: self) { bpf_program__attach_tracepoint($0, category, tracepoint) }
+        case .kprobe(let function):
+            do throws(ProbeError) {
+                return try BPFLink(attaching: self) { bpf_program__attach_kprobe($0, false, function) }
+            } catch {
+                guard case .system(_, let code) = error, code == ENOENT || code == EOPNOTSUPP else { throw error }
+                throw .hookUnavailable(
+                    hook: "kprobe on \(function)()",
+                    reason: "\(errnoName(code)); the kernel has no kprobe support (CONFIG_KPROBES) or does not expose the function")
+            }
+        }
     }
 
     /// Runs an iterator program to its end, once.

@@ -35,6 +35,10 @@ final class KernelBTF {
         return Int(btf_vlen(prototype)) - 1
     }
 
+    func hasFunction(_ name: String) -> Bool {
+        btf__find_by_name_kind(handle, name, 12 /* BTF_KIND_FUNC: the linux/btf.h enum and libbpf's macro clash in Swift */) > 0
+    }
+
     func hasStruct(_ name: String) -> Bool {
         btf__find_by_name_kind(handle, name, UInt32(BTF_KIND_STRUCT)) > 0
     }

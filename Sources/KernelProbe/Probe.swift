@@ -10,10 +10,8 @@ public struct ProbeOptions: Sendable {
     public var attachModes: [AttachMode] = AttachMode.allCases
     /// Ring buffer size in bytes: a power of two, at least one page.
     public var ringBufferBytes: UInt32 = 512 * 1024
-    /// Also report kernel drops of TCP packets (skb:kfree_skb).
-    public var captureDrops = true
-    /// Also report congestion-control state changes.
-    public var captureCongestionState = true
+    /// Optional features not to load (`retransmits` cannot be switched off).
+    public var disabledFeatures: Set<ProbeFeature> = []
 
     public init() {}
 }
@@ -22,14 +20,24 @@ public struct ProbeOptions: Sendable {
 public struct AttachReport: Sendable {
     /// How tcp:tcp_retransmit_skb was attached.
     public let retransmitMode: AttachMode
-    /// Modes tried before it, and why they failed.
-    public let failedAttempts: [AttachAttempt]
-    /// Every attached program, as "program -> hook".
-    public let attachedHooks: [String]
+    /// Every feature, in `ProbeFeature.allCases` order: on, fallback or off.
+    public let features: [FeatureStatus]
+
     /// Whether retransmits carry their outcome (err, kernels >= 6.17).
-    public let reportsFailedRetransmits: Bool
-    /// Whether owners come from socket storage (true) or the current task.
-    public let attributesBySocketOwner: Bool
+    public var reportsFailedRetransmits: Bool { status(of: .retransmits)?.program == "retransmit_btf" }
+    /// Whether owners come from claims made in process context (true) or
+    /// from the task on the CPU (no claim feature could load).
+    public var attributesBySocketOwner: Bool {
+        ProbeFeature.ownerClaims.contains { status(of: $0)?.state != .off }
+    }
+    /// Every program running, as "program -> hook".
+    public var attachedHooks: [String] {
+        features.compactMap { status in status.program.map { "\($0) -> \(status.hook ?? "")" } }
+    }
+
+    public func status(of feature: ProbeFeature) -> FeatureStatus? {
+        features.first { $0.feature == feature }
+    }
 }
 
 /// The loaded and attached eBPF probe. Records arrive through `consume`.
@@ -45,6 +53,9 @@ public final class Probe {
     private let reservationFailures: BPFMap
     private let cpuCount: Int
 
+    /// Loads every feature this kernel has and accepts. A program the
+    /// verifier refuses, or that cannot attach, switches its feature to the
+    /// next way it has, or off; only a retransmit hook is required.
     public init(options: ProbeOptions = ProbeOptions()) throws(ProbeError) {
         guard options.ringBufferBytes >= 4096,
               options.ringBufferBytes & (options.ringBufferBytes - 1) == 0 else {
@@ -54,35 +65,57 @@ public final class Probe {
         let missing = Capabilities.current().missing(for: .probe)
         if !missing.isEmpty { throw .missingCapabilities(missing) }
         let btf = try KernelBTF()
+        let kernel = KernelFacts(btf: btf)
         let image = EmbeddedObject.bytes()
-        var failed: [AttachAttempt] = []
-        var attached: (BPFObject, [BPFLink], AttachPlan)?
-        for mode in options.attachModes {
-            do {
-                let plan = try AttachPlan(mode: mode, options: options, btf: btf)
-                let object = try BPFObject(image: image, name: "ark_probe")
-                try object.map(named: "ark_records").setMaxEntries(options.ringBufferBytes)
-                object.loadOnly(Set(plan.programs.map(\.program) + plan.iterators))
+        // Programs this kernel refused so far, and why.
+        var refused: [String: String] = [:]
+        var loaded: (BPFObject, [BPFLink], FeaturePlan)?
+        while loaded == nil {
+            let plan = FeaturePlan(options: options, kernel: kernel, refused: refused)
+            guard plan.chosen[.retransmits] != nil else {
+                throw .attachFailed(hook: "tcp:tcp_retransmit_skb", attempts: plan.retransmitAttempts)
+            }
+            let object = try BPFObject(image: image, name: "ark_probe")
+            try object.map(named: "ark_records").setMaxEntries(options.ringBufferBytes)
+            try object.setReadOnlyGlobal(named: "probe_config", to: ark_probe_config(
+                socket_cookie_helper: kernel.tracingMaySocketCookie ? 1 : 0,
+                owner_from_current_task: plan.claimsOwners ? 0 : 1,
+                pad: (0, 0, 0, 0, 0, 0)))
+            object.loadOnly(Set(plan.chosen.values.map(\.program)))
+            do throws(ProbeError) {
                 try object.load()
-                var links: [BPFLink] = []
-                for hook in plan.programs {
-                    links.append(try hook.attach(object.program(named: hook.program)))
-                }
-                attached = (object, links, plan)
-                break
             } catch {
-                failed.append(AttachAttempt(mode: mode, reason: error.description))
-                if case .permissionDenied = error, mode == options.attachModes.last,
-                   failed.allSatisfy({ $0.reason.contains("permission denied") }) {
-                    throw error
+                guard case .loadFailed(_, _, let log) = error,
+                      let program = VerifierLog(log).failedProgram, plan.contains(program) else { throw error }
+                refused[program] = "refused by the kernel: " + VerifierLog(log).finalLines.joined(separator: " | ")
+                continue
+            }
+            var links: [BPFLink] = []
+            var attachFailure: (String, ProbeError)?
+            for variant in plan.attachOrder where variant.hook != .taskFileIterator {
+                do throws(ProbeError) {
+                    links.append(try object.program(named: variant.program).attach(to: variant.hook))
+                } catch {
+                    if case .permissionDenied = error { throw error }
+                    attachFailure = (variant.program, error)
+                    break
                 }
             }
+            if let (program, error) = attachFailure {
+                refused[program] = "cannot attach: \(error)"
+                continue
+            }
+            loaded = (object, links, plan)
         }
-        guard let (object, links, plan) = attached else {
-            throw .attachFailed(hook: "tcp:tcp_retransmit_skb", attempts: failed)
-        }
-        for iterator in plan.iterators {
-            try object.program(named: iterator).runIterator()
+        guard let (object, links, loadedPlan) = loaded else { fatalError("the loop ends only when loaded") }
+        var plan = loadedPlan
+        // Run once, after every hook is attached, so no socket is missed.
+        for variant in plan.attachOrder where variant.hook == .taskFileIterator {
+            do throws(ProbeError) {
+                try object.program(named: variant.program).runIterator()
+            } catch {
+                plan.markFailed(variant.feature, reason: "the walk failed: \(error)")
+            }
         }
         self.object = object
         self.links = links
@@ -90,14 +123,7 @@ public final class Probe {
         reservationFailures = try object.map(named: "ring_reservation_failures")
         cpuCount = Int(libbpf_num_possible_cpus())
         dropReasonNames = btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
-        report = AttachReport(
-            retransmitMode: plan.mode,
-            failedAttempts: failed,
-            attachedHooks: plan.programs.map { "\($0.program) -> \($0.hookDescription)" }
-                + plan.iterators.map { "\($0) -> iter/task_file (ran once)" },
-            reportsFailedRetransmits: plan.reportsFailedRetransmits,
-            attributesBySocketOwner: plan.mode == .tpBTF
-        )
+        report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses)
     }
 
     /// An epoll descriptor, readable when records wait; for the caller's loop.
@@ -121,75 +147,62 @@ public final class Probe {
     public var malformedRecords: UInt64 { ring.malformedRecords }
 }
 
-/// Which programs to load for an attach mode, and where each goes.
-struct AttachPlan {
-    struct Hook {
-        let program: String
-        let hookDescription: String
-        let attach: (BPFProgram) throws(ProbeError) -> BPFLink
-    }
+/// Which variant of each feature to load, given what the kernel has, what
+/// it refused so far, and what the user switched off.
+struct FeaturePlan {
+    private(set) var chosen: [ProbeFeature: FeatureVariant] = [:]
+    private(set) var statuses: [FeatureStatus] = []
+    /// Why each retransmit way was passed over, for the error when none is left.
+    private(set) var retransmitAttempts: [AttachAttempt] = []
 
-    let mode: AttachMode
-    private(set) var programs: [Hook] = []
-    /// Iterator programs to load and run once after attaching.
-    private(set) var iterators: [String] = []
-    private(set) var reportsFailedRetransmits = false
-
-    init(mode: AttachMode, options: ProbeOptions, btf: KernelBTF) throws(ProbeError) {
-        self.mode = mode
-        switch mode {
-        case .tpBTF:
-            guard let arguments = btf.tracepointArgumentCount("tcp_retransmit_skb") else {
-                throw .kernelTooOld(feature: "tp_btf for tcp_retransmit_skb",
-                                    detail: "no btf_trace_tcp_retransmit_skb in kernel BTF")
-            }
-            reportsFailedRetransmits = arguments >= 3
-            addBTF(reportsFailedRetransmits ? "retransmit_btf" : "retransmit_btf_noerr", "tcp_retransmit_skb")
-            addBTF("retransmit_synack", "tcp_retransmit_synack", if: btf)
-            addBTF("claim_on_state_change", "inet_sock_set_state", if: btf)
-            addBTF("claim_on_sendmsg", "tcp_sendmsg_locked", if: btf)
-            addBTF("claim_on_receive", "tcp_rcv_space_adjust", if: btf)
-            addBTF("socket_owner_exit", "sched_process_exit", if: btf)
-            if options.captureCongestionState { addBTF("cong_state_change", "tcp_cong_state_set", if: btf) }
-            if options.captureDrops, let arguments = btf.tracepointArgumentCount("kfree_skb"), arguments >= 3 {
-                addBTF(arguments >= 4 ? "tcp_packet_drop_rx_sk" : "tcp_packet_drop", "kfree_skb")
-            }
-            // Run once, after every hook is attached, so no socket is missed.
-            iterators = ["claim_existing_sockets"]
-        case .tracepoint:
-            let tracefs = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
-                .first { access($0 + "/events/tcp/tcp_retransmit_skb", F_OK) == 0 }
-            guard tracefs != nil else {
-                throw .invalidConfiguration(
-                    "tracefs is not mounted (mount it: mount -t tracefs tracefs /sys/kernel/tracing)")
-            }
-            reportsFailedRetransmits = btf.hasStruct("trace_event_raw_tcp_retransmit_skb")
-            programs.append(Hook(program: "retransmit_tracepoint", hookDescription: "tracepoint tcp/tcp_retransmit_skb") {
-                (program: BPFProgram) throws(ProbeError) in try program.attachTracepoint(category: "tcp", name: "tcp_retransmit_skb")
-            })
-        case .kprobe:
-            programs.append(Hook(program: "retransmit_kprobe", hookDescription: "kprobe tcp_retransmit_skb") {
-                (program: BPFProgram) throws(ProbeError) in
-                do throws(ProbeError) {
-                    return try program.attachKprobe(function: "tcp_retransmit_skb")
-                } catch {
-                    guard case .system(_, let code) = error, code == ENOENT || code == EOPNOTSUPP else { throw error }
-                    throw .hookUnavailable(
-                        hook: "kprobe on tcp_retransmit_skb()",
-                        reason: "\(errnoName(code)); the kernel has no kprobe support (CONFIG_KPROBES) or does not expose the function")
+    init(options: ProbeOptions, kernel: KernelFacts, refused: [String: String]) {
+        for feature in ProbeFeature.allCases {
+            var variants = FeatureVariant.all.filter { $0.feature == feature }
+            var passedOver: [String] = []
+            if feature == .retransmits {
+                let allowed = options.attachModes.flatMap { mode in variants.filter { $0.mode == mode } }
+                if let best = variants.first, best.program != allowed.first?.program {
+                    passedOver.append("\(best.mode?.rawValue ?? best.program): not in --attach")
                 }
-            })
+                variants = allowed
+            } else if options.disabledFeatures.contains(feature) {
+                statuses.append(FeatureStatus(feature: feature, state: .off, program: nil, hook: nil,
+                                              reason: "switched off (--disable \(feature.rawValue))"))
+                continue
+            }
+            for variant in variants {
+                let reason = refused[variant.program] ?? variant.unavailability(kernel)
+                if let reason {
+                    passedOver.append("\(variant.program): \(reason)")
+                    if let mode = variant.mode { retransmitAttempts.append(AttachAttempt(mode: mode, reason: reason)) }
+                    continue
+                }
+                chosen[feature] = variant
+                break
+            }
+            let variant = chosen[feature]
+            statuses.append(FeatureStatus(
+                feature: feature,
+                state: variant == nil ? .off : passedOver.isEmpty ? .on : .fallback,
+                program: variant?.program, hook: variant?.hook.description,
+                reason: passedOver.isEmpty ? nil : passedOver.joined(separator: "; ")))
         }
     }
 
-    private mutating func addBTF(_ program: String, _ tracepoint: String) {
-        programs.append(Hook(program: program, hookDescription: "tp_btf \(tracepoint)") {
-            (program: BPFProgram) throws(ProbeError) in try program.attach()
-        })
-    }
+    func contains(_ program: String) -> Bool { chosen.values.contains { $0.program == program } }
 
-    /// Adds a tp_btf hook only if this kernel has the tracepoint.
-    private mutating func addBTF(_ program: String, _ tracepoint: String, if btf: KernelBTF) {
-        if btf.tracepointArgumentCount(tracepoint) != nil { addBTF(program, tracepoint) }
+    /// Whether any owner-claiming program is in the plan.
+    var claimsOwners: Bool { ProbeFeature.ownerClaims.contains { chosen[$0] != nil } }
+
+    /// The chosen programs in feature order.
+    var attachOrder: [FeatureVariant] { ProbeFeature.allCases.compactMap { chosen[$0] } }
+
+    /// A feature that loaded but did not work after all.
+    mutating func markFailed(_ feature: ProbeFeature, reason: String) {
+        guard let index = statuses.firstIndex(where: { $0.feature == feature }) else { return }
+        let previous = statuses[index].reason.map { $0 + "; " } ?? ""
+        statuses[index] = FeatureStatus(feature: feature, state: .off, program: nil, hook: nil,
+                                        reason: previous + "\(statuses[index].program ?? ""): \(reason)")
+        chosen[feature] = nil
     }
 }

@@ -100,7 +100,8 @@ final class AgentLifecycleTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains(#""event_type":"probe.started""#), result.stdout)
         XCTAssertTrue(result.stdout.contains(#""value":"tp_btf""#), result.stdout)
         XCTAssertTrue(result.stdout.contains(#""attribution":"socket-owner""#), result.stdout)
-        XCTAssertTrue(result.stderr.contains("claim_existing_sockets -> iter/task_file (ran once)"), result.stderr)
+        XCTAssertTrue(result.stdout.contains(#""existing-sockets":{"state":"on","hook":"iter/task_file"}"#), result.stdout)
+        XCTAssertFalse(result.stderr.contains("existing-sockets off"), result.stderr)
     }
 
     func testUsageErrorsSayWhatToDoInstead() throws {

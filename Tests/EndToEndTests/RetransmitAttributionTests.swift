@@ -151,13 +151,9 @@ final class RetransmitAttributionTests: XCTestCase {
                       attribution: "existing-socket")
     }
 
-    /// The classic-tracepoint fallback cannot read socket storage: counts
-    /// stay exact per namespace, attribution is the task on the CPU and is
-    /// marked as such.
-    func testTracepointFallbackCountsExactlyAndSaysItsAttributionIsDegraded() throws {
-        if access("/sys/kernel/tracing/events/tcp", F_OK) != 0 {
-            _ = try NamespaceLab.run(["/bin/mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"], check: false)
-        }
+    /// The classic-tracepoint retransmit hook finds the owners the claim
+    /// hooks recorded, as tp_btf does: exact per process.
+    func testTracepointRetransmitHookUsesTheClaimedOwners() throws {
         let lab = try NamespaceLab.make(for: self)
         _ = try lab.startSink(port: port)
         try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
@@ -166,6 +162,21 @@ final class RetransmitAttributionTests: XCTestCase {
         XCTAssertEqual(agent.stop(), 0)
         let lines = agent.lines()
         XCTAssertEqual(lines.first?.string("value"), "tracepoint")
+        assertMatches(senders, lines, agent: agent, title: "IPv4, 2 senders, tracepoint retransmit hook")
+    }
+
+    /// Without any claim hook, the task on the CPU stands in: counts stay
+    /// exact per namespace, and every event says its owner is degraded.
+    func testWithoutOwnerClaimsTheTaskOnTheCPUStandsInAndSaysSo() throws {
+        let lab = try NamespaceLab.make(for: self)
+        _ = try lab.startSink(port: port)
+        try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
+        let claims = "owners-on-state-change,owners-on-send,owners-on-receive,existing-sockets"
+        let agent = try AgentProcess(arguments: ["--port", String(port), "--disable", claims], testCase: self)
+        let senders = try send(in: lab, to: lab.receiverIPv4, count: 2)
+        XCTAssertEqual(agent.stop(), 0)
+        let lines = agent.lines()
+        XCTAssertEqual(lines.first?.string("attribution"), "current-task")
         let sender = try namespaceInode(lab.senderNamespace)
         let events = lines.filter { $0.eventType == "transport.drop" && $0.int("netns") == sender }
         XCTAssertEqual(events.reduce(0) { $0 + $1.valueNumber }, senders.reduce(0) { $0 + $1.totalRetrans })

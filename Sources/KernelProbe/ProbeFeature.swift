@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A capability of the probe. Each is one program of the embedded object,
+/// chosen among the ways the running kernel allows (best first); every
+/// feature but `retransmits` may be off, and the probe says why.
+public enum ProbeFeature: String, CaseIterable, Sendable {
+    case retransmits
+    case synackRetransmits = "synack-retransmits"
+    case ownersOnStateChange = "owners-on-state-change"
+    case ownersOnSend = "owners-on-send"
+    case ownersOnReceive = "owners-on-receive"
+    case existingSockets = "existing-sockets"
+    case congestionStates = "congestion-states"
+    case drops
+    case processExits = "process-exits"
+
+    /// What the feature gives, for `ark-probe features`.
+    public var summary: String {
+        switch self {
+        case .retransmits: "TCP retransmissions (required)"
+        case .synackRetransmits: "SYN-ACK retransmissions of listeners"
+        case .ownersOnStateChange: "owners claimed at connect, listen, accept and close"
+        case .ownersOnSend: "owners claimed at every send"
+        case .ownersOnReceive: "owners claimed at receive (receive-only sockets)"
+        case .existingSockets: "owners of sockets opened before the agent started (one walk at start)"
+        case .congestionStates: "congestion-control state changes"
+        case .drops: "kernel drops of TCP packets, with the reason"
+        case .processExits: "exits of socket owners"
+        }
+    }
+
+    /// Features that record socket owners in process context.
+    static let ownerClaims: [ProbeFeature] = [.ownersOnStateChange, .ownersOnSend, .ownersOnReceive, .existingSockets]
+}
+
+/// How a program attaches.
+enum Hook: Equatable, Sendable {
+    case tpBTF(String)
+    case tracepoint(category: String, name: String)
+    case kprobe(String)
+    /// A `task_file` iterator, run once after every hook is attached.
+    case taskFileIterator
+
+    var description: String {
+        switch self {
+        case .tpBTF(let name): "tp_btf/\(name)"
+        case .tracepoint(let category, let name): "tracepoint/\(category)/\(name)"
+        case .kprobe(let function): "kprobe/\(function)"
+        case .taskFileIterator: "iter/task_file"
+        }
+    }
+}
+
+/// One way of providing a feature: a program, its hook, and what it needs
+/// from the kernel, checked before load.
+struct FeatureVariant: Sendable {
+    let feature: ProbeFeature
+    let program: String
+    let hook: Hook
+    /// For the retransmit hook: the attach mode it stands for.
+    var mode: AttachMode? = nil
+    /// Why this kernel cannot run it, or nil if it can (as far as can be told
+    /// before load: the verifier may still refuse it).
+    let unavailability: @Sendable (KernelFacts) -> String?
+
+    /// Every variant, best first within a feature.
+    static let all: [FeatureVariant] = [
+        FeatureVariant(feature: .retransmits, program: "retransmit_btf", hook: .tpBTF("tcp_retransmit_skb"), mode: .tpBTF) {
+            switch $0.tracepointArguments("tcp_retransmit_skb") {
+            case nil: "no tp_btf tracepoint tcp_retransmit_skb (btf_trace_tcp_retransmit_skb) in kernel BTF"
+            case let count? where count < 3: "tcp_retransmit_skb has no err argument before 6.17; using the variant without it"
+            default: nil
+            }
+        },
+        FeatureVariant(feature: .retransmits, program: "retransmit_btf_noerr", hook: .tpBTF("tcp_retransmit_skb"), mode: .tpBTF) {
+            $0.tracepointArguments("tcp_retransmit_skb") == nil
+                ? "no tp_btf tracepoint tcp_retransmit_skb (btf_trace_tcp_retransmit_skb) in kernel BTF" : nil
+        },
+        FeatureVariant(feature: .retransmits, program: "retransmit_tracepoint",
+                       hook: .tracepoint(category: "tcp", name: "tcp_retransmit_skb"), mode: .tracepoint) {
+            $0.tracefsUnavailability()
+        },
+        FeatureVariant(feature: .retransmits, program: "retransmit_kprobe", hook: .kprobe("tcp_retransmit_skb"), mode: .kprobe) { _ in nil },
+        .btf(.synackRetransmits, "retransmit_synack", "tcp_retransmit_synack"),
+        .btf(.ownersOnStateChange, "claim_on_state_change", "inet_sock_set_state"),
+        .btf(.ownersOnSend, "claim_on_sendmsg", "tcp_sendmsg_locked"),
+        .btf(.ownersOnReceive, "claim_on_receive", "tcp_rcv_space_adjust"),
+        FeatureVariant(feature: .existingSockets, program: "claim_existing_sockets", hook: .taskFileIterator) {
+            $0.btf.hasStruct("bpf_iter__task_file") ? nil : "no task_file iterator (bpf_iter__task_file) in kernel BTF"
+        },
+        .btf(.congestionStates, "cong_state_change", "tcp_cong_state_set"),
+        FeatureVariant(feature: .drops, program: "tcp_packet_drop_rx_sk", hook: .tpBTF("kfree_skb")) {
+            switch $0.tracepointArguments("kfree_skb") {
+            case nil: "no tp_btf tracepoint kfree_skb in kernel BTF"
+            case let count? where count < 4: "kfree_skb has no rx_sk argument before 6.12; using the variant without it"
+            default: nil
+            }
+        },
+        FeatureVariant(feature: .drops, program: "tcp_packet_drop", hook: .tpBTF("kfree_skb")) {
+            switch $0.tracepointArguments("kfree_skb") {
+            case nil: "no tp_btf tracepoint kfree_skb in kernel BTF"
+            case let count? where count < 3: "kfree_skb carries no drop reason before 5.17"
+            default: nil
+            }
+        },
+        .btf(.processExits, "socket_owner_exit", "sched_process_exit"),
+    ]
+
+    /// A tp_btf program that needs only its tracepoint.
+    static func btf(_ feature: ProbeFeature, _ program: String, _ tracepoint: String) -> FeatureVariant {
+        FeatureVariant(feature: feature, program: program, hook: .tpBTF(tracepoint)) {
+            $0.tracepointArguments(tracepoint) == nil
+                ? "no tp_btf tracepoint \(tracepoint) (btf_trace_\(tracepoint)) in kernel BTF" : nil
+        }
+    }
+}
+
+/// What the running kernel offers, asked once per start.
+final class KernelFacts {
+    let btf: KernelBTF
+    private var tracefsChecked: String??
+
+    init(btf: KernelBTF) { self.btf = btf }
+
+    func tracepointArguments(_ name: String) -> Int? { btf.tracepointArgumentCount(name) }
+
+    /// bpf_get_socket_cookie() on a tracing program's socket (5.12+): the
+    /// function behind it exists only where it is allowed.
+    var tracingMaySocketCookie: Bool { btf.hasFunction("bpf_get_socket_ptr_cookie") }
+
+    /// Classic tracepoints need tracefs. Mounts it where it is missing and
+    /// the agent may; otherwise says how.
+    func tracefsUnavailability() -> String? {
+        if let known = tracefsChecked { return known }
+        let mountPoint = "/sys/kernel/tracing"
+        let event = "/events/tcp/tcp_retransmit_skb"
+        var answer: String? = nil
+        if access(mountPoint + event, F_OK) != 0 && access("/sys/kernel/debug/tracing" + event, F_OK) != 0 {
+            if mount("tracefs", mountPoint, "tracefs", 0, nil) != 0 {
+                answer = "tracefs is not mounted and ark-probe could not mount it (\(errnoName(errno))); "
+                    + "mount it as root: mount -t tracefs tracefs \(mountPoint)"
+            } else if access(mountPoint + event, F_OK) != 0 {
+                answer = "tracefs has no tcp/tcp_retransmit_skb event"
+            }
+        }
+        tracefsChecked = .some(answer)
+        return answer
+    }
+}
+
+/// How one feature ended up on this kernel.
+public struct FeatureStatus: Equatable, Sendable {
+    public enum State: String, Sendable {
+        /// The best way this feature has.
+        case on
+        /// Running, but a lesser way than the best: `reason` says why.
+        case fallback
+        /// Not running: `reason` says why.
+        case off
+    }
+
+    public let feature: ProbeFeature
+    public let state: State
+    /// The program chosen and its hook, when on.
+    public let program: String?
+    public let hook: String?
+    /// Why the best way was not used (fallback) or nothing runs (off).
+    public let reason: String?
+}
