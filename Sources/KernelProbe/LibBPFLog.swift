@@ -58,9 +58,7 @@ struct VerifierLog {
         var program: String? = nil
         for line in lines {
             guard let name = Self.programName(in: line) else { continue }
-            if line.contains("failed to load") || line.contains("load failed") || line.contains("failed to") {
-                program = name
-            }
+            if line.contains("failed") { program = name }
         }
         failedProgram = program
         var body: [String] = []
@@ -77,7 +75,7 @@ struct VerifierLog {
     /// "libbpf: prog 'NAME': ..." -> NAME.
     private static func programName(in line: String) -> String? {
         guard let start = line.firstRange(of: "prog '")?.upperBound,
-              let end = line[start...].firstIndex(of: "'") else { return nil }
+              let end = line[start...].firstIndex(of: "'"), end > start else { return nil }
         return String(line[start..<end])
     }
 }
