@@ -70,7 +70,7 @@ struct FeatureVariant: Sendable {
         FeatureVariant(feature: .retransmits, program: "retransmit_btf", hook: .tpBTF("tcp_retransmit_skb"), mode: .tpBTF) {
             switch $0.tracepointArguments("tcp_retransmit_skb") {
             case nil: "no tp_btf tracepoint tcp_retransmit_skb (btf_trace_tcp_retransmit_skb) in kernel BTF"
-            case let count? where count < 3: "tcp_retransmit_skb has no err argument before 6.17; using the variant without it"
+            case let count? where count < 3: "tcp_retransmit_skb has no err argument before 6.17 (failed retransmits are not reported)"
             default: nil
             }
         },
@@ -94,7 +94,7 @@ struct FeatureVariant: Sendable {
         FeatureVariant(feature: .drops, program: "tcp_packet_drop_rx_sk", hook: .tpBTF("kfree_skb")) {
             switch $0.tracepointArguments("kfree_skb") {
             case nil: "no tp_btf tracepoint kfree_skb in kernel BTF"
-            case let count? where count < 4: "kfree_skb has no rx_sk argument before 6.12; using the variant without it"
+            case let count? where count < 4: "kfree_skb has no rx_sk argument before 6.12"
             default: nil
             }
         },

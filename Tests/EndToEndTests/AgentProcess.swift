@@ -17,6 +17,10 @@ struct AgentLine {
     /// `value` is a string in the Ark contract; as a number where it is one.
     var valueNumber: Int { Int(object["value"] as? String ?? "") ?? 0 }
     func string(_ key: String) -> String? { object[key] as? String }
+    /// probe.started's report of one feature: its state, hook and reason.
+    func feature(_ name: String) -> [String: String]? {
+        (object["features"] as? [String: Any])?[name] as? [String: String]
+    }
     func int(_ key: String) -> Int? { (object[key] as? NSNumber)?.intValue }
 }
 

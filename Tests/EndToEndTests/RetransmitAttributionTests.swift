@@ -68,6 +68,11 @@ final class RetransmitAttributionTests: XCTestCase {
             $0.eventType == "transport.kernel_drop" && $0.int("netns") == receiver
                 && $0.string("reason") == "NETFILTER_DROP"
         }
+        guard lines.first?.feature("drops")?["state"] != "off" else {
+            // Kernels before 5.17 give kfree_skb no reason: the feature is off.
+            XCTAssertTrue(lines.allSatisfy { $0.eventType != "transport.kernel_drop" })
+            return
+        }
         XCTAssertEqual(drops.count, try lab.droppedPackets())
         for drop in drops {
             XCTAssertEqual(drop.pid, Int(sink.pid), drop.raw)
