@@ -181,6 +181,7 @@ struct FeaturePlan {
                 break
             }
             let variant = chosen[feature]
+            if let caveat = variant?.caveat { passedOver.append(caveat) }
             statuses.append(FeatureStatus(
                 feature: feature,
                 state: variant == nil ? .off : passedOver.isEmpty ? .on : .fallback,

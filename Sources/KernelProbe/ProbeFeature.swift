@@ -61,6 +61,8 @@ struct FeatureVariant: Sendable {
     let hook: Hook
     /// For the retransmit hook: the attach mode it stands for.
     var mode: AttachMode? = nil
+    /// What is lost by running this way, said when it is chosen.
+    var caveat: String? = nil
     /// Why this kernel cannot run it, or nil if it can (as far as can be told
     /// before load: the verifier may still refuse it).
     let unavailability: @Sendable (KernelFacts) -> String?
@@ -82,7 +84,9 @@ struct FeatureVariant: Sendable {
                        hook: .tracepoint(category: "tcp", name: "tcp_retransmit_skb"), mode: .tracepoint) {
             $0.tracefsUnavailability()
         },
-        FeatureVariant(feature: .retransmits, program: "retransmit_kprobe", hook: .kprobe("tcp_retransmit_skb"), mode: .kprobe) { _ in nil },
+        FeatureVariant(feature: .retransmits, program: "retransmit_kprobe", hook: .kprobe("tcp_retransmit_skb"), mode: .kprobe,
+                       caveat: "a kprobe runs before the kernel decides what to send: it counts attempts, "
+                           + "at least the segments really retransmitted") { _ in nil },
         .btf(.synackRetransmits, "retransmit_synack", "tcp_retransmit_synack"),
         .btf(.ownersOnStateChange, "claim_on_state_change", "inet_sock_set_state"),
         .btf(.ownersOnSend, "claim_on_sendmsg", "tcp_sendmsg_locked"),
