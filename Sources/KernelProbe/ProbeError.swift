@@ -13,8 +13,6 @@ public enum ProbeError: Error, Equatable, CustomStringConvertible {
     case hookUnavailable(hook: String, reason: String)
     /// The kernel exposes no BTF, which CO-RE and tp_btf require.
     case btfUnavailable(path: String)
-    /// A BPF feature the probe needs is missing from this kernel.
-    case kernelTooOld(feature: String, detail: String)
     /// No way of attaching a required hook worked: every attempt and its error.
     case attachFailed(hook: String, attempts: [AttachAttempt])
     /// The embedded object or a program in it failed to load.
@@ -28,7 +26,7 @@ public enum ProbeError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .permissionDenied(let operation):
             return "\(operation): permission denied. Run ark-probe as root, or grant it "
-                + "CAP_BPF and CAP_PERFMON (plus CAP_SYS_RESOURCE on kernels before 5.11); "
+                + "CAP_BPF and CAP_PERFMON (on 5.10 also a memlock limit of 64 MB: LimitMEMLOCK=64M); "
                 + "see README, \"Privileges and errors\"."
         case .missingCapabilities(let names):
             return "ark-probe needs \(names.joined(separator: " and ")) to load eBPF programs. "
@@ -39,9 +37,6 @@ public enum ProbeError: Error, Equatable, CustomStringConvertible {
         case .btfUnavailable(let path):
             return "kernel BTF not found at \(path). ArkProbe needs a kernel built with "
                 + "CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.4)."
-        case .kernelTooOld(let feature, let detail):
-            return "this kernel lacks \(feature) (\(detail)). ArkProbe needs Linux 5.11 or "
-                + "newer with BTF."
         case .attachFailed(let hook, let attempts):
             let tried = attempts.map { "  - \($0)" }.joined(separator: "\n")
             return "cannot attach to \(hook); tried:\n\(tried)"
