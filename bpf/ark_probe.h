@@ -67,7 +67,7 @@ struct ark_flow {
 	__u8 pad[9];
 };
 
-/* One ring-buffer record. 136 bytes. */
+/* One ring-buffer record. 144 bytes. */
 struct ark_record {
 	__u64 ktime_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 socket_cookie;  /* 0 when no socket */
@@ -85,9 +85,13 @@ struct ark_record {
 	__u8 ca_state;        /* TCP_CA_* now; cong_state: the new state */
 	__u8 old_ca_state;    /* cong_state: the previous state */
 	__u8 backoff;         /* icsk_backoff: RTO exponent */
+	/* retransmit, cong_state: the socket's timing, to date a stall. */
+	__u32 srtt_us;        /* smoothed RTT (tp->srtt_us >> 3) */
+	__u32 rto_us;         /* retransmission timeout before backoff:
+	                         srtt + rttvar, as the kernel sets icsk_rto */
 };
 
-#define ARK_RECORD_SIZE 136
+#define ARK_RECORD_SIZE 144
 
 /* What user space tells the programs before load (their .rodata). */
 struct ark_probe_config {

@@ -24,6 +24,7 @@ int BPF_PROG(cong_state_change, struct sock *sk, __u8 new_state)
 	record->ca_state = new_state;
 	record->old_ca_state = old_state;
 	record->backoff = BPF_CORE_READ(icsk, icsk_backoff);
+	fill_timing(record, sk);
 	fill_recorded_owner(record, sk);
 	bpf_ringbuf_submit(record, 0);
 	return 0;

@@ -141,6 +141,11 @@ struct inet_connection_sock {
 	__u8 icsk_backoff;
 };
 
+struct tcp_sock {
+	__u32 srtt_us;
+	__u32 rttvar_us;
+};
+
 struct net_device {
 	possible_net_t nd_net;
 };

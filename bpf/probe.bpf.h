@@ -114,6 +114,17 @@ static __always_inline void fill_socket(struct ark_record *record, struct sock *
 	record->socket_cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 }
 
+/* The timing a stall is dated with: the smoothed RTT and the RTO the
+ * kernel derives from it (icsk_rto before backoff, without the jiffies). */
+static __always_inline void fill_timing(struct ark_record *record, struct sock *sk)
+{
+	const struct tcp_sock *tp = (const void *)sk;
+	__u32 srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
+
+	record->srtt_us = srtt;
+	record->rto_us = srtt + BPF_CORE_READ(tp, rttvar_us);
+}
+
 /* For a socket pointer of unknown provenance (read with probe_read). */
 static __always_inline bool is_tcp_socket(struct sock *sk)
 {

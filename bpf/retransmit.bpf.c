@@ -46,6 +46,7 @@ static __always_inline struct ark_record *retransmit_record(struct sock *sk, str
 	record->ca_state = BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
 	record->backoff = BPF_CORE_READ(icsk, icsk_backoff);
 	record->cause = retransmit_cause(sk, skb, record->ca_state);
+	fill_timing(record, sk);
 	return record;
 }
 

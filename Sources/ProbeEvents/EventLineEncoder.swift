@@ -146,6 +146,7 @@ public struct EventLineEncoder {
             Self.put(event.congestionState, into: &line)
             line.put(",\"backoff\":")
             line.putDecimal(UInt64(event.backoff))
+            Self.putTiming(event, into: &line)
             if event.error != 0 {
                 line.put(",\"error\":")
                 line.appendString(ErrorNumber.name(event.error))
@@ -158,6 +159,7 @@ public struct EventLineEncoder {
             Self.put(event.previousCongestionState, into: &line)
             line.put(",\"backoff\":")
             line.putDecimal(UInt64(event.backoff))
+            Self.putTiming(event, into: &line)
         case .drop:
             line.put(",\"reason\":")
             if let name = dropReasonNames[event.dropReason] {
@@ -183,6 +185,14 @@ public struct EventLineEncoder {
         line.put(",\"ktime_ns\":")
         line.putDecimal(event.monotonicNanoseconds)
         line.put("}\n")
+    }
+
+    /// The socket's RTT and RTO, which date a stall in a replay as live.
+    private static func putTiming(_ event: ProbeEvent, into line: inout JSONLineWriter) {
+        line.put(",\"srtt_us\":")
+        line.putDecimal(UInt64(event.smoothedRTTMicroseconds))
+        line.put(",\"rto_us\":")
+        line.putDecimal(UInt64(event.retransmitTimeoutMicroseconds))
     }
 
     /// A congestion state as a JSON string.

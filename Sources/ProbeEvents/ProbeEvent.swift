@@ -33,6 +33,11 @@ public struct ProbeEvent: Equatable, Sendable {
     public var previousCongestionState: CongestionState
     /// RTO backoff exponent (icsk_backoff).
     public var backoff: UInt8
+    /// Retransmits and congestion states: the smoothed RTT and the
+    /// retransmission timeout before backoff, in microseconds (0: unknown,
+    /// as in traces recorded before they were).
+    public var smoothedRTTMicroseconds: UInt32 = 0
+    public var retransmitTimeoutMicroseconds: UInt32 = 0
     /// Drops: the kernel's `enum skb_drop_reason` value; process exits:
     /// the task's exit_code (wait status).
     public var dropReason: UInt32
@@ -80,6 +85,8 @@ public struct ProbeEvent: Equatable, Sendable {
             backoff: record.pointee.backoff,
             dropReason: record.pointee.drop_reason
         )
+        smoothedRTTMicroseconds = record.pointee.srtt_us
+        retransmitTimeoutMicroseconds = record.pointee.rto_us
     }
 
     /// A retransmission that put segments on the wire (what TCP_INFO's

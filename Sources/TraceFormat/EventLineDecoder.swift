@@ -42,12 +42,14 @@ enum EventLineDecoder {
             event.segments = try segments(in: value)
             event.congestionState = try line["ca_state"]?.named() ?? .open
             event.backoff = try line["backoff"]?.integer() ?? 0
+            try decodeTiming(in: line, into: &event)
             if eventType == failedRetransmit { event.error = try failure(in: line) }
         case congestionState:
             event.kind = .congestionState
             event.congestionState = try value.named()
             event.previousCongestionState = try line["previous_ca_state"]?.named() ?? .open
             event.backoff = try line["backoff"]?.integer() ?? 0
+            try decodeTiming(in: line, into: &event)
         case kernelDrop:
             event.kind = .drop
             event.dropReason = try line["reason_code"]?.integer() ?? 0
@@ -100,6 +102,12 @@ enum EventLineDecoder {
     }
 
     /// The ProbeEvent error of a failed retransmit: -errno, never 0.
+    /// Traces recorded before these keys existed have none: 0, unknown.
+    private static func decodeTiming(in line: LineObject, into event: inout ProbeEvent) throws(LineError) {
+        event.smoothedRTTMicroseconds = try line["srtt_us"]?.integer() ?? 0
+        event.retransmitTimeoutMicroseconds = try line["rto_us"]?.integer() ?? 0
+    }
+
     private static func failure(in line: LineObject) throws(LineError) -> Int32 {
         let field = try line.require("errno", "a number")
         let errno: Int32 = try field.integer()

@@ -66,6 +66,13 @@ final class RetransmitAttributionTests: XCTestCase {
         XCTAssertEqual(agent.stop(), 0)
         let lines = agent.lines()
         assertMatches(senders, lines, agent: agent, title: "IPv4, 3 senders, 5% data drops")
+        // The socket's timing, which dates a stall: an RTO is never below
+        // the kernel's 200 ms floor, and exceeds the smoothed RTT by it.
+        for event in lines where event.eventType == "transport.drop" && senders.contains(where: { $0.pid == event.pid }) {
+            let srtt = try XCTUnwrap(event.int("srtt_us"), event.raw), rto = try XCTUnwrap(event.int("rto_us"), event.raw)
+            XCTAssertGreaterThan(srtt, 0, event.raw)
+            XCTAssertGreaterThanOrEqual(rto, srtt + 200_000, event.raw)
+        }
 
         // Every packet iptables dropped is a kernel drop the probe saw, with
         // the reason named from kernel BTF, in the receiver's namespace. Early

@@ -5,7 +5,7 @@ import XCTest
 final class RecordDecodingTests: XCTestCase {
     func testRecordLayoutMatchesTheSharedHeader() {
         XCTAssertEqual(MemoryLayout<ark_record>.size, Int(ARK_RECORD_SIZE))
-        XCTAssertEqual(MemoryLayout<ark_record>.size, 136)
+        XCTAssertEqual(MemoryLayout<ark_record>.size, 144)
         XCTAssertEqual(MemoryLayout<ark_owner>.size, 40)
         XCTAssertEqual(MemoryLayout<ark_flow>.size, 48)
         XCTAssertEqual(MemoryLayout<ark_record>.offset(of: \.owner), 32)

@@ -24,7 +24,8 @@ final class EventDecodingTests: XCTestCase {
             {"ts":1710000000000,"event_type":"transport.retransmit_failed","entity_id":"network-pid-1024","pid":1024,\#
             "value":"4","tid":1025,"comm":"torch\u00ffrun\u00e9\u0001é","uid":1000,"cgroup_id":7,"attribution":"existing-socket",\#
             "family":"ipv6","saddr":"2001:db8::1","sport":40000,"daddr":"::ffff:10.0.0.2","dport":29500,\#
-            "tcp_state":"SYN_SENT","cause":"fast","ca_state":"recovery","backoff":3,"error":"EBUSY","errno":16,\#
+            "tcp_state":"SYN_SENT","cause":"fast","ca_state":"recovery","backoff":3,"srtt_us":1500,"rto_us":201500,\#
+            "error":"EBUSY","errno":16,\#
             "socket_cookie":18446744073709551615,"socket_cgroup_id":9,"netns":4026531840,"ktime_ns":5000000000}
             """#
         let comm: [UInt8] = Array("torch".utf8) + [0xFF] + Array("run".utf8) + [0xE9, 0x01, 0xC3, 0xA9]
@@ -34,7 +35,7 @@ final class EventDecodingTests: XCTestCase {
             connection: Connection(family: .ipv6, localAddress: IPAddress(text: "2001:db8::1")!, localPort: 40000,
                                    remoteAddress: IPAddress(ipv4: 10, 0, 0, 2), remotePort: 29500, state: .synSent),
             socketCookie: .max, networkNamespace: 4026531840, socketCgroupID: 9, segments: 4, error: -16,
-            cause: .fastRetransmit, congestionState: .recovery, backoff: 3))
+            cause: .fastRetransmit, congestionState: .recovery, backoff: 3, timing: (1500, 201_500)))
     }
 
     func testSynAckCauseMeansASynAckRetransmit() {
@@ -100,6 +101,8 @@ final class EventDecodingTests: XCTestCase {
         let base = #""ts":1,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1""#
         func line(_ tail: String) -> String { "{" + base + tail + "}" }
         let table: [(String, Column, String)] = [
+            (line(#","srtt_us":-1"#), .value("srtt_us"), "got -1"),
+            (line(#","rto_us":"200ms""#), .value("rto_us"), "\"rto_us\" must be a number, got a string"),
             (#"{"ts":1,"event_type":"transport.drop","entity_id":"e","pid":"1024","value":"1"}"#, .value("pid"), "\"pid\" must be a number, got a string"),
             (#"{"ts":1,"event_type":"transport.drop","entity_id":"e","value":"1"}"#, .none, "missing key \"pid\" (a number)"),
             (#"{"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1"}"#, .none, "missing key \"ts\" (a number)"),
@@ -202,5 +205,18 @@ final class EventDecodingTests: XCTestCase {
         XCTAssertEqual(decoder.reorderedEvents, 1)
         guard case .failure(let error) = decode(8_999, 3) else { return XCTFail("compared with the latest, 10000") }
         XCTAssertEqual(error.message, "time goes backwards: ktime_ns 8999 is smaller than the previous event's 10000 (line 1)")
+    }
+}
+
+extension ProbeEvent {
+    /// An event with its socket timing (srtt, rto in µs) set.
+    init(kind: Kind, monotonicNanoseconds: UInt64, owner: SocketOwner, connection: Connection,
+         socketCookie: UInt64, networkNamespace: UInt32, socketCgroupID: UInt64, segments: UInt32, error: Int32,
+         cause: RetransmitCause, congestionState: CongestionState, backoff: UInt8, timing: (UInt32, UInt32)) {
+        self.init(kind: kind, monotonicNanoseconds: monotonicNanoseconds, owner: owner, connection: connection,
+                  socketCookie: socketCookie, networkNamespace: networkNamespace, socketCgroupID: socketCgroupID,
+                  segments: segments, error: error, cause: cause, congestionState: congestionState, backoff: backoff)
+        smoothedRTTMicroseconds = timing.0
+        retransmitTimeoutMicroseconds = timing.1
     }
 }
