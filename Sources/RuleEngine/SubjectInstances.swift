@@ -181,6 +181,9 @@ extension EdgeFigures {
         case "held": .number(heldSeconds)
         case "quiet": .number(quietSeconds)
         case "window": .number(windowSeconds)
+        case "blocked": .number(blockedSeconds)
+        case "blocked_fraction": .number(blockedFraction)
+        case "blocked_for": .number(blockedForSeconds)
         default: .missing
         }
     }

@@ -50,6 +50,7 @@ public enum Subject: Hashable, Sendable {
         "retransmit_rate": .number, "retransmits": .number, "rtos": .number, "failed": .number,
         "backoff": .number, "connections": .number, "held": .duration, "quiet": .duration,
         "window": .duration, "peer": .string, "peer_waiters": .number,
+        "blocked": .duration, "blocked_fraction": .number, "blocked_for": .duration,
     ]
     static let peerFields: [String: FieldType] = [
         "peer": .string, "waiters": .number, "stalled_waiters": .number, "retransmit_rate": .number, "retransmits": .number,

@@ -54,6 +54,8 @@ public struct WaitsOnEdge: Sendable {
     public internal(set) var backoff: UInt8 = 0
     /// The peer with the most recent evidence (for network edges).
     public internal(set) var latestPeer: IPAddress
+    /// Time its connections lost to loss recovery (BlockedTime.swift).
+    var blocking = EdgeBlocking()
 
     init(pid: UInt32, target: Entity, at time: UInt64, window: Double, peer: IPAddress) {
         self.pid = pid
@@ -77,7 +79,10 @@ public struct WaitsOnEdge: Sendable {
             connections: connections.count,
             windowSeconds: segments.seconds,
             heldSeconds: Double(time &- since) / 1e9,
-            quietSeconds: Double(time &- lastEvidence) / 1e9)
+            quietSeconds: Double(time &- lastEvidence) / 1e9,
+            blockedSeconds: Double(blocking.blockedNanoseconds(at: time, window: segments.bucketNanoseconds
+                                                                * UInt64(SlidingWindow.bucketCount))) / 1e9,
+            blockedForSeconds: Double(blocking.blockedFor(at: time)) / 1e9)
     }
 }
 
@@ -95,6 +100,14 @@ public struct EdgeFigures: Equatable, Sendable {
     public var heldSeconds: Double
     /// How long since the last evidence.
     public var quietSeconds: Double
+    /// Time within the window the process (or its connections to the
+    /// peer) spent waiting on loss recovery without progress.
+    public var blockedSeconds: Double = 0
+    /// How long the current blocked spell has lasted; 0 when not blocked.
+    public var blockedForSeconds: Double = 0
+
+    /// The share of the window spent blocked, 0 to 1.
+    public var blockedFraction: Double { windowSeconds > 0 ? min(1, blockedSeconds / windowSeconds) : 0 }
 }
 
 /// What the graph knows of a process.
@@ -117,6 +130,8 @@ public struct ConnectionNode: Sendable {
     public internal(set) var lastEvidence: UInt64
     var segments: SlidingWindow
     var timeouts: SlidingWindow
+    /// Its blocked spells (BlockedTime.swift).
+    var blocking = ConnectionBlocking()
 
     /// Retransmitted segments and RTO retransmissions in the window.
     public mutating func counts(at time: UInt64) -> (retransmits: UInt64, timeouts: UInt64, rate: Double) {

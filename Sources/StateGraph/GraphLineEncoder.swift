@@ -55,6 +55,10 @@ public struct GraphLineEncoder {
         line.appendUnsigned(clock.milliseconds(monotonicNanoseconds: change.since))
         line.appendRaw(",\"held_s\":")
         line.appendNumber(figures.heldSeconds)
+        line.appendRaw(",\"blocked_s\":")
+        line.appendNumber(figures.blockedSeconds)
+        line.appendRaw(",\"blocked_for_s\":")
+        line.appendNumber(figures.blockedForSeconds)
         if case .removed(let reason) = change.kind {
             switch reason {
             case .quiet: line.appendRaw(",\"reason\":\"quiet\"")

@@ -70,8 +70,12 @@ public struct StateGraph: Sendable {
             guard event.owner.pid != 0 else { return }
             recordRetransmit(event, changes: &changes)
         case .congestionState:
-            guard let index = connections.index(forKey: Self.connectionKey(event)) else { return }
+            let key = Self.connectionKey(event)
+            guard let index = connections.index(forKey: key) else { return }
             Self.recordState(event, at: now, on: &connections.values[index])
+            if let end = connections.values[index].blocking.congestionState(event.congestionState, at: now) {
+                unblock(connections.values[index], key: key, at: end)
+            }
         case .processExit:
             removeProcess(event.owner.pid, reason: .processExit, changes: &changes)
         case .drop:
@@ -89,8 +93,11 @@ public struct StateGraph: Sendable {
             processIndex = processes.index(forKey: pid)
         }
         let key = Self.connectionKey(event)
+        var blockedSince: UInt64?
         if let connectionIndex = connections.index(forKey: key) {
             Self.record(event, at: now, on: &connections.values[connectionIndex])
+            connections.values[connectionIndex].blocking.retransmit(event, at: now)
+            blockedSince = connections.values[connectionIndex].blocking.since
         } else {
             if connections.count >= configuration.maximumConnections { evictOldestConnection() }
             let window = configuration.windowSeconds
@@ -99,10 +106,19 @@ public struct StateGraph: Sendable {
                 backoff: event.backoff, lastEvidence: now,
                 segments: SlidingWindow(seconds: window), timeouts: SlidingWindow(seconds: window))
             Self.record(event, at: now, on: &node)
+            node.blocking.retransmit(event, at: now)
+            blockedSince = node.blocking.since
             connections[key] = node
         }
         let added = Self.record(event, connection: key, at: now, on: &processes.values[processIndex!],
                                 configuration: configuration)
+        // Every time, not only when the spell opens: an edge that expired
+        // and came back must learn of a spell still going on.
+        if let blockedSince {
+            processes.values[processIndex!].network?.blocking.connection(key, blockedSince: blockedSince)
+            processes.values[processIndex!].peers[event.connection.remoteAddress]?.blocking
+                .connection(key, blockedSince: blockedSince)
+        }
         if added.network { changes.append(change(.added, processes[pid]!.network!, of: pid)) }
         if added.peer { changes.append(change(.added, processes[pid]!.peers[event.connection.remoteAddress]!, of: pid)) }
     }
@@ -204,9 +220,24 @@ public struct StateGraph: Sendable {
                 processes[pid] = nil
             }
         }
+        // Spells whose retransmit timer would have fired again by now.
+        for index in connections.indices {
+            if let end = connections.values[index].blocking.inferProgress(at: now) {
+                unblock(connections.values[index], key: connections.keys[index], at: end)
+            }
+        }
         // Keys first: removing while iterating would copy the whole table.
         let expired = connections.compactMap { connectionExpired($0.value, quiet: quiet, hold: hold) ? $0.key : nil }
-        for key in expired { connections[key] = nil }
+        for key in expired {
+            if let end = connections[key]?.blocking.close(at: now) { unblock(connections[key]!, key: key, at: end) }
+            connections[key] = nil
+        }
+    }
+
+    /// A connection's spell ended: its process's edges learn it.
+    private mutating func unblock(_ connection: ConnectionNode, key: UInt64, at end: UInt64) {
+        processes[connection.pid]?.network?.blocking.connection(key, unblockedAt: end)
+        processes[connection.pid]?.peers[connection.connection.remoteAddress]?.blocking.connection(key, unblockedAt: end)
     }
 
     private func inBackoff(_ key: UInt64) -> Bool {

@@ -161,11 +161,11 @@ final class PipelineTests: XCTestCase {
         {"ts":1710000001000,"event_type":"graph.edge_added","entity_id":"network-pid-100","pid":100,\
         "value":"waits_on","from":"process-pid-100","to":"network-pid-100","comm":"trainer","peer":"10.0.0.2",\
         "retransmit_rate":0.2,"retransmits":1,"rtos":1,"failed":0,"backoff":1,"connections":1,"window_s":5,\
-        "since":1710000001000,"held_s":0,"ktime_ns":1000000000}
+        "since":1710000001000,"held_s":0,"blocked_s":0,"blocked_for_s":0,"ktime_ns":1000000000}
         {"ts":1710000001000,"event_type":"graph.edge_added","entity_id":"peer-10.0.0.2","pid":100,\
         "value":"waits_on","from":"process-pid-100","to":"peer-10.0.0.2","comm":"trainer","peer":"10.0.0.2",\
         "retransmit_rate":0.2,"retransmits":1,"rtos":1,"failed":0,"backoff":1,"connections":1,"window_s":5,\
-        "since":1710000001000,"held_s":0,"ktime_ns":1000000000}
+        "since":1710000001000,"held_s":0,"blocked_s":0,"blocked_for_s":0,"ktime_ns":1000000000}
         {"ts":1710000001000,"event_type":"alert","entity_id":"network-pid-100","pid":100,"value":"rto",\
         "state":"firing","rule":"rto","severity":"warning","message":"100 RTO to 10.0.0.2",\
         "labels":{"team":"net"},"onset":1710000001000,"evidence":{"attribution":"socket","backoff":1,\

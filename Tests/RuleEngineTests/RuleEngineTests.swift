@@ -348,7 +348,8 @@ final class GraphRuleTests: XCTestCase {
         XCTAssertEqual(firing.message,
                        "task 100 (trainer) waits on 10.0.0.2: 4 RTOs, 6 segments in 5s, held 1s, quiet 0.1s")
         XCTAssertEqual(evidenceText(firing), [
-            "backoff=4", "cgroup_id=77", "comm=trainer", "connections=1", "failed=0", "held=1", "peer=10.0.0.2",
+            "backoff=4", "blocked=1", "blocked_for=1", "blocked_fraction=0.2", "cgroup_id=77", "comm=trainer",
+            "connections=1", "failed=0", "held=1", "peer=10.0.0.2",
             "peer_waiters=1", "pid=100", "quiet=0.1", "retransmit_rate=1.2", "retransmits=6", "rtos=4", "window=5",
         ])
         let resolved = harness.alerts[1]

@@ -34,6 +34,8 @@ final class GraphLineTests: XCTestCase {
         line.field("window_s", figures.windowSeconds)
         line.field("since", clock.milliseconds(monotonicNanoseconds: change.since))
         line.field("held_s", figures.heldSeconds)
+        line.field("blocked_s", figures.blockedSeconds)
+        line.field("blocked_for_s", figures.blockedForSeconds)
         if case .removed(let reason) = change.kind { line.field("reason", reason.rawValue) }
         line.field("ktime_ns", change.time)
         line.endLine()
@@ -48,7 +50,7 @@ final class GraphLineTests: XCTestCase {
         let commands = [Command("torchrun"), Command("a\"b\\c"), Command(bytes: [0xff, 0x41]), Command("")]
         let figures = [
             EdgeFigures(retransmitRate: 36.8, retransmits: 184, timeouts: 3, failures: 2, backoff: 5, connections: 12,
-                        windowSeconds: 5, heldSeconds: 1.096, quietSeconds: 0.25),
+                        windowSeconds: 5, heldSeconds: 1.096, quietSeconds: 0.25, blockedSeconds: 2.75, blockedForSeconds: 1.5),
             EdgeFigures(retransmitRate: 0, retransmits: 0, timeouts: 0, failures: 0, backoff: 0, connections: 0,
                         windowSeconds: 2.5, heldSeconds: 0, quietSeconds: 0),
             EdgeFigures(retransmitRate: .nan, retransmits: .max, timeouts: 1, failures: 1, backoff: 255, connections: 64,

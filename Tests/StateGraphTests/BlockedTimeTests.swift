@@ -1,0 +1,81 @@
+import ProbeEvents
+import XCTest
+@testable import StateGraph
+
+/// Blocked time against spells whose length is known by construction.
+final class BlockedTimeTests: XCTestCase {
+    var graph = StateGraph()
+    var changes: [GraphChange] = []
+
+    func timed(_ event: ProbeEvent, srtt: UInt32 = 1_000, rto: UInt32 = 300_000) -> ProbeEvent {
+        var event = event
+        event.smoothedRTTMicroseconds = srtt
+        event.retransmitTimeoutMicroseconds = rto
+        return event
+    }
+    func apply(_ event: ProbeEvent) { graph.apply(event, changes: &changes) }
+    func advance(_ seconds: Double) { graph.advance(to: UInt64(seconds * 1e9), changes: &changes) }
+    func state(_ state: CongestionState, at seconds: Double, cookie: UInt64 = 1) -> ProbeEvent {
+        ProbeEvent(kind: .congestionState, monotonicNanoseconds: UInt64(seconds * 1e9), owner: SocketOwner(pid: 7),
+                   socketCookie: cookie, congestionState: state, previousCongestionState: .loss)
+    }
+    func network(at seconds: Double) -> EdgeFigures? {
+        guard var edge = graph.processes[7]?.network else { return nil }
+        return edge.figures(at: UInt64(seconds * 1e9))
+    }
+
+    /// An RTO at 1.3 s (RTO 300 ms): blocked since 1.0 s; the socket leaves
+    /// Loss at 3.0 s: 2 s blocked.
+    func testAnRTOSpellRunsFromOneRTOBeforeItUntilTheSocketLeavesLoss() throws {
+        apply(timed(retransmit(pid: 7, at: 1.3, cause: .rto, state: .loss)))
+        apply(timed(retransmit(pid: 7, at: 1.9, cause: .rto, state: .loss, backoff: 1)))
+        XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedForSeconds, 1.5, accuracy: 1e-9)
+        apply(state(.open, at: 3.0))
+        let figures = try XCTUnwrap(network(at: 4.0))
+        XCTAssertEqual(figures.blockedSeconds, 2.0, accuracy: 1e-9)
+        XCTAssertEqual(figures.blockedForSeconds, 0)
+        XCTAssertEqual(figures.blockedFraction, 0.4, accuracy: 1e-9)
+        // The window moves on: at 7.5 s only 0.5 s of it is left.
+        XCTAssertEqual(try XCTUnwrap(network(at: 7.5)).blockedSeconds, 0.5, accuracy: 1e-9)
+    }
+
+    /// Without a congestion hook (5.10): the timer would have fired again
+    /// 600 ms after the RTO; it did not, so the retransmission was
+    /// acknowledged one RTT after it left.
+    func testWithoutCongestionEventsTheSpellEndsWhenTheTimerStaysQuiet() throws {
+        apply(timed(retransmit(pid: 7, at: 1.3, cause: .rto, state: .loss)))
+        advance(1.95)
+        XCTAssertEqual(try XCTUnwrap(network(at: 1.95)).blockedForSeconds, 0.95, accuracy: 1e-9, "still blocked")
+        advance(2.1)
+        let figures = try XCTUnwrap(network(at: 2.1))
+        XCTAssertEqual(figures.blockedForSeconds, 0)
+        XCTAssertEqual(figures.blockedSeconds, 0.301, accuracy: 1e-9)
+    }
+
+    /// Two connections stalled at once cost the process the union of their spells.
+    func testOverlappingConnectionsCountOnce() throws {
+        apply(timed(retransmit(pid: 7, at: 1.3, cookie: 1, cause: .rto, state: .loss)))
+        apply(timed(retransmit(pid: 7, at: 1.8, cookie: 2, cause: .rto, state: .loss)))
+        apply(state(.open, at: 2.0, cookie: 1))
+        XCTAssertGreaterThan(try XCTUnwrap(network(at: 2.2)).blockedForSeconds, 0, "connection 2 still blocked")
+        apply(state(.open, at: 2.5, cookie: 2))
+        XCTAssertEqual(try XCTUnwrap(network(at: 3.0)).blockedSeconds, 1.5, accuracy: 1e-9, "1.0 s to 2.5 s")
+    }
+
+    /// A fast retransmit waited one RTT; a tail-loss probe is no loss yet.
+    func testAFastRetransmitLooksBackOneRTTAndAProbeNotAtAll() throws {
+        apply(timed(retransmit(pid: 7, at: 1.0, cause: .tailLossProbe, state: .open), srtt: 50_000))
+        XCTAssertEqual(try XCTUnwrap(network(at: 1.5)).blockedSeconds, 0)
+        apply(timed(retransmit(pid: 7, at: 2.0, cause: .fastRetransmit, state: .recovery), srtt: 50_000))
+        apply(state(.open, at: 2.1))
+        XCTAssertEqual(try XCTUnwrap(network(at: 3.0)).blockedSeconds, 0.15, accuracy: 1e-9)
+    }
+
+    /// A trace recorded before srtt_us/rto_us existed: spells start at the
+    /// retransmission itself, never earlier.
+    func testUnknownTimingStartsTheSpellAtTheRetransmission() throws {
+        apply(retransmit(pid: 7, at: 1.0, cause: .rto, state: .loss))
+        apply(state(.open, at: 1.5))
+        XCTAssertEqual(try XCTUnwrap(network(at: 2.0)).blockedSeconds, 0.5, accuracy: 1e-9)
+    }
+}
