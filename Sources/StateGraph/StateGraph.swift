@@ -47,7 +47,7 @@ public struct StateGraph: Sendable {
     public private(set) var evictedProcesses: UInt64 = 0
     public private(set) var evictedConnections: UInt64 = 0
     /// Time and retransmit total of each edge's last emitted change.
-    private var emitted: [EdgeKey: (time: UInt64, retransmits: UInt64, timeouts: UInt64)] = [:]
+    private var emitted: [EdgeKey: (time: UInt64, retransmits: UInt64, timeouts: UInt64, blocked: Bool)] = [:]
 
     struct EdgeKey: Hashable {
         let pid: UInt32
@@ -262,7 +262,9 @@ public struct StateGraph: Sendable {
         let last = emitted[key]
         guard last == nil || now &- last!.time >= interval else { return }
         let figures = edge.figures(at: now)
-        if let last, last.retransmits == figures.retransmits, last.timeouts == figures.timeouts { return }
+        // A spell that ended is news too: its line carries the whole spell.
+        if let last, last.retransmits == figures.retransmits, last.timeouts == figures.timeouts,
+           !(last.blocked && figures.blockedForSeconds == 0) { return }
         changes.append(change(.updated, edge, of: pid, figures: figures))
     }
 
@@ -299,7 +301,7 @@ public struct StateGraph: Sendable {
         if case .removed = kind {
             emitted[key] = nil
         } else {
-            emitted[key] = (now, figures.retransmits, figures.timeouts)
+            emitted[key] = (now, figures.retransmits, figures.timeouts, figures.blockedForSeconds > 0)
         }
         let process = node ?? processes[pid]
         return GraphChange(kind: kind, time: now, pid: pid, command: process?.command ?? Command(),

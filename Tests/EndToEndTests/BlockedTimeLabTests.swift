@@ -1,0 +1,50 @@
+// Blocked time against a blackhole of known length: a trainer's data is
+// dropped for exactly 2 s, then not at all. Its network edge must report
+// a spell of at least those 2 s, ending when the kernel's first
+// retransmission after the path returned got through (the RTO backoff
+// decides when that is: real time the trainer lost), within 150 ms.
+
+import Foundation
+import XCTest
+
+final class BlockedTimeLabTests: XCTestCase {
+    let port = 5421
+    let chunk = 64 * 1024
+
+    func testABlackholeOfTwoSecondsIsTwoSecondsBlockedPlusTheBackoffWait() throws {
+        let lab = try NamespaceLab.make(for: self)
+        _ = try lab.startSink(port: port, extraArguments: ["--ack-every", String(chunk)])
+        let agent = try AgentProcess(arguments: ["--port", String(port)], testCase: self)
+        let trainer = try lab.spawn(inSender: true, ["train", "--to", lab.receiverIPv4, "--port", String(port),
+                                                     "--chunk", String(chunk), "--seconds", "30"])
+        let pid = try XCTUnwrap(trainer.readJSON(timeout: 30).int("pid"))
+        usleep(1_500_000)
+        let onset = Int(Date().timeIntervalSince1970 * 1000)
+        try lab.dropRandom(port: port, probability: 1, dataOnly: true)
+        usleep(2_000_000)
+        try lab.clearDrops()
+        let cleared = Int(Date().timeIntervalSince1970 * 1000)
+
+        // The update that ends the spell: blocked_for_s back to 0.
+        func ended() -> AgentLine? {
+            agent.lines().first {
+                $0.eventType == "graph.edge_updated" && $0.pid == pid && $0.string("to") == "network-pid-\(pid)"
+                    && ($0.int("ts") ?? 0) > cleared && ($0.object["blocked_for_s"] as? NSNumber)?.doubleValue == 0
+            }
+        }
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline && ended() == nil { usleep(100_000) }
+        XCTAssertEqual(agent.stop(), 0)
+        let line = try XCTUnwrap(ended(), "no edge update ended the spell")
+        let blocked = try XCTUnwrap(line.object["blocked_s"] as? NSNumber).doubleValue
+        // The first retransmission after the path returned ends the spell.
+        let resumed = try XCTUnwrap(agent.lines().first {
+            $0.eventType == "transport.drop" && $0.pid == pid && ($0.int("ts") ?? 0) >= cleared
+        }?.int("ts"))
+        let expected = Double(resumed - onset) / 1000
+        print("blackhole 2.000 s: blocked \(blocked) s; path back after \(Double(cleared - onset) / 1000) s, "
+              + "first retransmission through after \(expected) s")
+        XCTAssertGreaterThanOrEqual(blocked, 1.95, line.raw)
+        XCTAssertEqual(blocked, expected, accuracy: 0.15, line.raw)
+    }
+}
