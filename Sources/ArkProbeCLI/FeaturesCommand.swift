@@ -50,10 +50,7 @@ struct FeaturesCommand: Subcommand {
             printError("ark-probe features: \(error)")
             return 1
         }
-        var uts = utsname()
-        uname(&uts)
-        let kernel = withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        var text = "kernel \(kernel)\n"
+        var text = "kernel \(kernelRelease())\n"
         text += "FEATURE".padding(to: 24) + "STATE".padding(to: 9) + "HOOK".padding(to: 36) + "WHAT / WHY\n"
         for status in probe.report.features {
             text += status.feature.rawValue.padding(to: 24) + status.state.rawValue.padding(to: 9)

@@ -208,8 +208,13 @@ func finishAlertmanager(_ notifier: AlertmanagerNotifier, withinSeconds seconds:
 }
 
 /// This machine's name, as in the agent's own lines.
-func hostName() -> String {
+func hostName() -> String { unameField(\.nodename) }
+
+/// The running kernel's release, as `uname -r` prints it.
+func kernelRelease() -> String { unameField(\.release) }
+
+private func unameField<Field>(_ field: KeyPath<utsname, Field>) -> String {
     var name = utsname()
     uname(&name)
-    return withUnsafeBytes(of: name.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    return withUnsafeBytes(of: name[keyPath: field]) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
 }

@@ -29,8 +29,9 @@ struct ConnectionBlocking: Sendable {
     /// End of the last spell: a new one never reaches back before it.
     private var lastEnd: UInt64 = 0
 
-    /// Folds in a retransmission, which may open a spell.
-    mutating func retransmit(_ event: ProbeEvent, at now: UInt64) {
+    /// Folds in a retransmission; true if it opened a spell.
+    @discardableResult
+    mutating func retransmit(_ event: ProbeEvent, at now: UInt64) -> Bool {
         let rto = UInt64(event.retransmitTimeoutMicroseconds) * 1000
         smoothedRTT = UInt64(event.smoothedRTTMicroseconds) * 1000
         lastRetransmit = now
@@ -45,10 +46,11 @@ struct ConnectionBlocking: Sendable {
             lookBack = smoothedRTT
             nextTimerNanoseconds = rto << UInt64(min(event.backoff, 16))
         case .tailLossProbe, .other, .unknown:
-            return
+            return false
         }
-        guard since == nil else { return }
+        guard since == nil else { return false }
         since = max(now > lookBack ? now - lookBack : 0, lastEnd)
+        return true
     }
 
     /// Folds in a congestion-state change; returns the end of a spell it closes.
@@ -87,7 +89,7 @@ struct EdgeBlocking: Sendable {
     private var spells: [BlockedSpell] = []
     private static let maximumSpells = 64
 
-    /// Idempotent: said again on every retransmission of a spell.
+    /// Idempotent: said again for an edge that came back mid-spell.
     mutating func connection(_ key: UInt64, blockedSince start: UInt64) {
         guard blocked.insert(key).inserted else { return }
         if let current = since {

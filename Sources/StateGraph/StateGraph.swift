@@ -93,10 +93,11 @@ public struct StateGraph: Sendable {
             processIndex = processes.index(forKey: pid)
         }
         let key = Self.connectionKey(event)
-        var blockedSince: UInt64?
+        let opened: Bool
+        let blockedSince: UInt64?
         if let connectionIndex = connections.index(forKey: key) {
             Self.record(event, at: now, on: &connections.values[connectionIndex])
-            connections.values[connectionIndex].blocking.retransmit(event, at: now)
+            opened = connections.values[connectionIndex].blocking.retransmit(event, at: now)
             blockedSince = connections.values[connectionIndex].blocking.since
         } else {
             if connections.count >= configuration.maximumConnections { evictOldestConnection() }
@@ -106,15 +107,15 @@ public struct StateGraph: Sendable {
                 backoff: event.backoff, lastEvidence: now,
                 segments: SlidingWindow(seconds: window), timeouts: SlidingWindow(seconds: window))
             Self.record(event, at: now, on: &node)
-            node.blocking.retransmit(event, at: now)
+            opened = node.blocking.retransmit(event, at: now)
             blockedSince = node.blocking.since
             connections[key] = node
         }
         let added = Self.record(event, connection: key, at: now, on: &processes.values[processIndex!],
                                 configuration: configuration)
-        // Every time, not only when the spell opens: an edge that expired
-        // and came back must learn of a spell still going on.
-        if let blockedSince {
+        // Also when an edge is new: one that expired and came back must
+        // learn of a spell still going on.
+        if let blockedSince, opened || added.network || added.peer {
             processes.values[processIndex!].network?.blocking.connection(key, blockedSince: blockedSince)
             processes.values[processIndex!].peers[event.connection.remoteAddress]?.blocking
                 .connection(key, blockedSince: blockedSince)

@@ -171,18 +171,26 @@ final class RetransmitAttributionTests: XCTestCase {
                       attribution: "existing-socket")
     }
 
-    /// The classic-tracepoint retransmit hook finds the owners the claim
-    /// hooks recorded, as tp_btf does: exact per process.
-    func testTracepointRetransmitHookUsesTheClaimedOwners() throws {
+    /// Two IPv4 senders through 5% data loss, the agent started with
+    /// `agentArguments`: what each sender's TCP_INFO said, the agent's lines,
+    /// and the senders' namespace inode.
+    func twoSenders(agentArguments: [String]) throws -> (senders: [Sender], lines: [AgentLine], agent: AgentProcess,
+                                                           senderNamespace: Int) {
         let lab = try NamespaceLab.make(for: self)
         _ = try lab.startSink(port: port)
         try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
-        let agent = try AgentProcess(arguments: ["--port", String(port), "--attach", "tracepoint"], testCase: self)
+        let agent = try AgentProcess(arguments: ["--port", String(port)] + agentArguments, testCase: self)
         let senders = try send(in: lab, to: lab.receiverIPv4, count: 2)
         XCTAssertEqual(agent.stop(), 0)
-        let lines = agent.lines()
-        XCTAssertEqual(lines.first?.string("value"), "tracepoint")
-        assertMatches(senders, lines, agent: agent, title: "IPv4, 2 senders, tracepoint retransmit hook")
+        return (senders, agent.lines(), agent, try namespaceInode(lab.senderNamespace))
+    }
+
+    /// The classic-tracepoint retransmit hook finds the owners the claim
+    /// hooks recorded, as tp_btf does: exact per process.
+    func testTracepointRetransmitHookUsesTheClaimedOwners() throws {
+        let run = try twoSenders(agentArguments: ["--attach", "tracepoint"])
+        XCTAssertEqual(run.lines.first?.string("value"), "tracepoint")
+        assertMatches(run.senders, run.lines, agent: run.agent, title: "IPv4, 2 senders, tracepoint retransmit hook")
     }
 
     /// The kprobe retransmit hook, where the kernel has kprobes (Debian's
@@ -196,35 +204,23 @@ final class RetransmitAttributionTests: XCTestCase {
         if probe.status != 0 && probe.stderr.contains("no kprobe support") {
             throw XCTSkip("this kernel has no kprobes (CONFIG_KPROBES): \(probe.stderr)")
         }
-        let lab = try NamespaceLab.make(for: self)
-        _ = try lab.startSink(port: port)
-        try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
-        let agent = try AgentProcess(arguments: ["--port", String(port), "--attach", "kprobe"], testCase: self)
-        let senders = try send(in: lab, to: lab.receiverIPv4, count: 2)
-        XCTAssertEqual(agent.stop(), 0)
-        let lines = agent.lines()
-        XCTAssertEqual(lines.first?.string("value"), "kprobe")
-        assertMatches(senders, lines, agent: agent, title: "IPv4, 2 senders, kprobe retransmit hook", atLeast: true)
-        let sender = try namespaceInode(lab.senderNamespace)
-        let pids = Set(lines.filter { $0.eventType == "transport.drop" && $0.int("netns") == sender }.map(\.pid))
-        XCTAssertEqual(pids, Set(senders.map(\.pid)), "every retransmit of the lab on a sender")
+        let run = try twoSenders(agentArguments: ["--attach", "kprobe"])
+        XCTAssertEqual(run.lines.first?.string("value"), "kprobe")
+        assertMatches(run.senders, run.lines, agent: run.agent, title: "IPv4, 2 senders, kprobe retransmit hook",
+                      atLeast: true)
+        let pids = Set(run.lines.filter { $0.eventType == "transport.drop" && $0.int("netns") == run.senderNamespace }
+            .map(\.pid))
+        XCTAssertEqual(pids, Set(run.senders.map(\.pid)), "every retransmit of the lab on a sender")
     }
 
     /// Without any claim hook, the task on the CPU stands in: counts stay
     /// exact per namespace, and every event says its owner is degraded.
     func testWithoutOwnerClaimsTheTaskOnTheCPUStandsInAndSaysSo() throws {
-        let lab = try NamespaceLab.make(for: self)
-        _ = try lab.startSink(port: port)
-        try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
         let claims = "owners-on-state-change,owners-on-send,owners-on-receive,existing-sockets"
-        let agent = try AgentProcess(arguments: ["--port", String(port), "--disable", claims], testCase: self)
-        let senders = try send(in: lab, to: lab.receiverIPv4, count: 2)
-        XCTAssertEqual(agent.stop(), 0)
-        let lines = agent.lines()
-        XCTAssertEqual(lines.first?.string("attribution"), "current-task")
-        let sender = try namespaceInode(lab.senderNamespace)
-        let events = lines.filter { $0.eventType == "transport.drop" && $0.int("netns") == sender }
-        XCTAssertEqual(events.reduce(0) { $0 + $1.valueNumber }, senders.reduce(0) { $0 + $1.totalRetrans })
+        let run = try twoSenders(agentArguments: ["--disable", claims])
+        XCTAssertEqual(run.lines.first?.string("attribution"), "current-task")
+        let events = run.lines.filter { $0.eventType == "transport.drop" && $0.int("netns") == run.senderNamespace }
+        XCTAssertEqual(events.reduce(0) { $0 + $1.valueNumber }, run.senders.reduce(0) { $0 + $1.totalRetrans })
         XCTAssertTrue(events.allSatisfy { $0.string("attribution") == "current-task" })
     }
 }
