@@ -50,7 +50,9 @@ struct ark_owner {
 	__u32 tid;
 	__u32 uid;
 	__u8 source;          /* enum ark_owner_source */
-	__u8 pad[3];
+	__u8 settled_claims;  /* owner table only: claims by this same task
+	                         that changed nothing (up to 255); 0 in records */
+	__u8 pad[2];
 	__u64 cgroup_id;      /* cgroup v2 id of the owner */
 	char comm[ARK_COMM_LEN];
 };

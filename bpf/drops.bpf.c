@@ -81,8 +81,10 @@ static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason,
 
 		fill_socket(record, sk);
 		record->socket_cookie = socket_cookie_made(sk);
-		if (owner)
+		if (owner) {
 			record->owner = *owner;
+			record->owner.settled_claims = 0;
+		}
 	} else {
 		/* Not yet delivered to a socket: the packet's own addresses,
 		 * in the netns of the device it was on. */

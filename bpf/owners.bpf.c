@@ -24,9 +24,15 @@ static __always_inline void remember_owner_process(__u32 tgid)
 	bpf_map_update_elem(&socket_owner_processes, &tgid, &present, BPF_ANY);
 }
 
+/* Claims by the owning task that changed nothing before the send hook
+ * gives the socket storage of its own (whose creation costs ~2 µs: not
+ * worth it for a socket that sends a few times). */
+#define SETTLED_CLAIMS_FOR_STORAGE 8
+
 /* Records the calling task as owner unless it already is; with
- * `only_if_unowned`, only for a socket nobody has claimed yet. */
-static __always_inline void claim_socket(struct sock *sk, bool only_if_unowned)
+ * `only_if_unowned`, only for a socket nobody has claimed yet. True when
+ * the calling task has owned it for SETTLED_CLAIMS_FOR_STORAGE claims. */
+static __always_inline bool claim_socket(struct sock *sk, bool only_if_unowned)
 {
 	__u64 key = socket_key(sk);
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -34,18 +40,21 @@ static __always_inline void claim_socket(struct sock *sk, bool only_if_unowned)
 	struct ark_owner claimed = {};
 
 	if (!is_tcp_socket_btf(sk))
-		return;
+		return false;
 	owner = bpf_map_lookup_elem(&socket_owners, &key);
 	if (owner) {
 		if (only_if_unowned)
-			return;
+			return false;
 		if (owner->tid == (__u32)pid_tgid && owner->tgid == pid_tgid >> 32 &&
-		    owner->source == ARK_OWNER_SOCKET)
-			return;
+		    owner->source == ARK_OWNER_SOCKET) {
+			if (owner->settled_claims < 255)
+				owner->settled_claims++;
+			return owner->settled_claims >= SETTLED_CLAIMS_FOR_STORAGE;
+		}
 		/* Another thread of the same process: no new process to remember. */
 		if (owner->tgid == pid_tgid >> 32) {
 			fill_current_owner(owner, ARK_OWNER_SOCKET);
-			return;
+			return false;
 		}
 	}
 	fill_current_owner(&claimed, ARK_OWNER_SOCKET);
@@ -53,12 +62,46 @@ static __always_inline void claim_socket(struct sock *sk, bool only_if_unowned)
 	remember_owner_process(claimed.tgid);
 	/* Makes the cookie now, so hooks that may only read it see it. */
 	trusted_socket_cookie(sk);
+	return false;
 }
 
 /* Every send runs in the sender's context: covers accepted sockets too.
- * Fires once per skb built, several times per large write. */
+ * Fires once per skb built, several times per large write, so the common
+ * case (a task that keeps sending on its own socket) skips the owner
+ * table: socket storage, made once the task has owned the socket for a few
+ * claims (a socket that sends a few times never pays for it), remembers the
+ * task, and the
+ * table is checked again every SEND_CLAIM_RECHECK sends (an LRU eviction).
+ * Kernels with this tracepoint all allow socket storage in tracing
+ * programs; claim_on_sendmsg_plain is the fallback should one refuse it. */
+#define SEND_CLAIM_RECHECK 64
+
 SEC("tp_btf/tcp_sendmsg_locked")
 int BPF_PROG(claim_on_sendmsg, struct sock *sk)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct send_claim *last = bpf_sk_storage_get(&send_claims, sk, 0, 0);
+
+	if (last && last->pid_tgid == pid_tgid && last->sends_until_recheck > 0) {
+		last->sends_until_recheck--;
+		return 0;
+	}
+	if (!claim_socket(sk, false)) {
+		if (last)
+			last->sends_until_recheck = 0;
+		return 0;
+	}
+	if (!last)
+		last = bpf_sk_storage_get(&send_claims, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (last) {
+		last->pid_tgid = pid_tgid;
+		last->sends_until_recheck = SEND_CLAIM_RECHECK;
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(claim_on_sendmsg_plain, struct sock *sk)
 {
 	claim_socket(sk, false);
 	return 0;

@@ -51,6 +51,22 @@ struct listener_owners_map {
 };
 extern struct listener_owners_map listener_owners SEC(".maps");
 
+/* The task whose send last claimed a socket (owners.bpf.c), freed with
+ * the socket: lets the send hook skip the owner table. */
+struct send_claim {
+	__u64 pid_tgid;
+	__u32 sends_until_recheck;
+	__u32 pad;
+};
+
+struct send_claims_map {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct send_claim);
+};
+extern struct send_claims_map send_claims SEC(".maps");
+
 /* Processes that own (or owned) a TCP socket: their exit is reported. */
 struct socket_owner_processes_map {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -173,9 +189,10 @@ static __always_inline void fill_recorded_owner(struct ark_record *record, struc
 {
 	struct ark_owner *owner = claimed_owner(sk);
 
-	if (owner)
+	if (owner) {
 		record->owner = *owner;
-	else if (probe_config.owner_from_current_task)
+		record->owner.settled_claims = 0;
+	} else if (probe_config.owner_from_current_task)
 		fill_current_owner(&record->owner, ARK_OWNER_CURRENT);
 }
 

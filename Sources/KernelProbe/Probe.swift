@@ -173,7 +173,10 @@ struct FeaturePlan {
             for variant in variants {
                 let reason = refused[variant.program] ?? variant.unavailability(kernel)
                 if let reason {
-                    passedOver.append("\(variant.program): \(reason)")
+                    // Variants that differ only in how they work share their reason: say it once.
+                    if !passedOver.contains(where: { $0.hasSuffix(": " + reason) }) {
+                        passedOver.append("\(variant.program): \(reason)")
+                    }
                     if let mode = variant.mode { retransmitAttempts.append(AttachAttempt(mode: mode, reason: reason)) }
                     continue
                 }

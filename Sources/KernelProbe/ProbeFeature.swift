@@ -90,6 +90,7 @@ struct FeatureVariant: Sendable {
         .btf(.synackRetransmits, "retransmit_synack", "tcp_retransmit_synack"),
         .btf(.ownersOnStateChange, "claim_on_state_change", "inet_sock_set_state"),
         .btf(.ownersOnSend, "claim_on_sendmsg", "tcp_sendmsg_locked"),
+        .btf(.ownersOnSend, "claim_on_sendmsg_plain", "tcp_sendmsg_locked"),
         .btf(.ownersOnReceive, "claim_on_receive", "tcp_rcv_space_adjust"),
         FeatureVariant(feature: .existingSockets, program: "claim_existing_sockets", hook: .taskFileIterator) {
             $0.btf.hasStruct("bpf_iter__task_file") ? nil : "no task_file iterator (bpf_iter__task_file) in kernel BTF"
