@@ -28,11 +28,16 @@ struct ConnectionBlocking: Sendable {
     private var smoothedRTT: UInt64 = 0
     /// End of the last spell: a new one never reaches back before it.
     private var lastEnd: UInt64 = 0
+    /// TCP_RTO_MIN.
+    static let minimumRTONanoseconds: UInt64 = 200_000_000
 
     /// Folds in a retransmission; true if it opened a spell.
     @discardableResult
     mutating func retransmit(_ event: ProbeEvent, at now: UInt64) -> Bool {
         let rto = UInt64(event.retransmitTimeoutMicroseconds) * 1000
+        // Unknown (a trace recorded before rto_us): the kernel's floor, so
+        // that a spell still ends when the timer stays quiet.
+        let timer = max(rto, Self.minimumRTONanoseconds)
         smoothedRTT = UInt64(event.smoothedRTTMicroseconds) * 1000
         lastRetransmit = now
         let lookBack: UInt64
@@ -41,10 +46,10 @@ struct ConnectionBlocking: Sendable {
             lookBack = rto
             // The timer fires next after twice this wait (icsk_backoff is
             // raised after the tracepoint).
-            nextTimerNanoseconds = rto << UInt64(min(event.backoff + 1, 16))
+            nextTimerNanoseconds = timer << UInt64(min(event.backoff + 1, 16))
         case .fastRetransmit:
             lookBack = smoothedRTT
-            nextTimerNanoseconds = rto << UInt64(min(event.backoff, 16))
+            nextTimerNanoseconds = timer << UInt64(min(event.backoff, 16))
         case .tailLossProbe, .other, .unknown:
             return false
         }
@@ -62,7 +67,7 @@ struct ConnectionBlocking: Sendable {
     /// Without news: ends a spell whose retransmit timer would have fired
     /// again by `now` (with a grace of one RTT and 100 ms for scheduling).
     mutating func inferProgress(at now: UInt64) -> UInt64? {
-        guard since != nil, nextTimerNanoseconds > 0 else { return nil }
+        guard since != nil else { return nil }
         let deadline = lastRetransmit + nextTimerNanoseconds + smoothedRTT + 100_000_000
         guard now > deadline else { return nil }
         return close(at: lastRetransmit + smoothedRTT)

@@ -194,6 +194,12 @@ public struct StateGraph: Sendable {
         let quiet = UInt64(configuration.quietSeconds * 1e9)
         let hold = UInt64(configuration.backoffHoldSeconds * 1e9)
         let interval = UInt64(configuration.updateIntervalSeconds * 1e9)
+        // Spells whose retransmit timer would have fired again by now.
+        for index in connections.indices {
+            if let end = connections.values[index].blocking.inferProgress(at: now) {
+                unblock(connections.values[index], key: connections.keys[index], at: end)
+            }
+        }
 
         for pid in processes.keys.sorted() {
             guard var process = processes[pid] else { continue }
@@ -219,12 +225,6 @@ public struct StateGraph: Sendable {
             processes[pid] = process
             if process.network == nil && process.peers.isEmpty && now &- process.lastSeen >= quiet {
                 processes[pid] = nil
-            }
-        }
-        // Spells whose retransmit timer would have fired again by now.
-        for index in connections.indices {
-            if let end = connections.values[index].blocking.inferProgress(at: now) {
-                unblock(connections.values[index], key: connections.keys[index], at: end)
             }
         }
         // Keys first: removing while iterating would copy the whole table.

@@ -78,4 +78,14 @@ final class BlockedTimeTests: XCTestCase {
         apply(state(.open, at: 1.5))
         XCTAssertEqual(try XCTUnwrap(network(at: 2.0)).blockedSeconds, 0.5, accuracy: 1e-9)
     }
+
+    /// ...and, without congestion events either, ends once a timer at the
+    /// kernel's 200 ms floor (doubled: backoff 0 becomes 1) stayed quiet.
+    func testUnknownTimingStillEndsWhenTheTimerStaysQuiet() throws {
+        apply(retransmit(pid: 7, at: 1.0, cause: .rto, state: .loss))
+        advance(1.45)
+        XCTAssertGreaterThan(try XCTUnwrap(network(at: 1.45)).blockedForSeconds, 0)
+        advance(1.55)
+        XCTAssertEqual(try XCTUnwrap(network(at: 1.55)).blockedForSeconds, 0)
+    }
 }
