@@ -66,11 +66,33 @@ public final class Probe {
         if !missing.isEmpty { throw .missingCapabilities(missing) }
         let btf = try KernelBTF()
         let kernel = KernelFacts(btf: btf)
+        let (object, links, loadedPlan) = try Self.loadAndAttach(options: options, kernel: kernel)
+        var plan = loadedPlan
+        // Run once, after every hook is attached, so no socket is missed.
+        for variant in plan.attachOrder where variant.hook == .taskFileIterator {
+            do throws(ProbeError) {
+                try object.program(named: variant.program).runIterator()
+            } catch {
+                plan.markFailed(variant.feature, reason: "the walk failed: \(error)")
+            }
+        }
+        self.object = object
+        self.links = links
+        ring = try RingBuffer(map: object.map(named: "ark_records"), bytes: options.ringBufferBytes)
+        reservationFailures = try object.map(named: "ring_reservation_failures")
+        cpuCount = Int(libbpf_num_possible_cpus())
+        dropReasonNames = btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
+        report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses)
+    }
+
+    /// Loads the best plan the kernel accepts: each program it refuses (at
+    /// load or attach) is left out of the next plan, until one loads whole.
+    private static func loadAndAttach(options: ProbeOptions, kernel: KernelFacts)
+        throws(ProbeError) -> (BPFObject, [BPFLink], FeaturePlan) {
         let image = EmbeddedObject.bytes()
         // Programs this kernel refused so far, and why.
         var refused: [String: String] = [:]
-        var loaded: (BPFObject, [BPFLink], FeaturePlan)?
-        while loaded == nil {
+        while true {
             let plan = FeaturePlan(options: options, kernel: kernel, refused: refused)
             guard plan.chosen[.retransmits] != nil else {
                 throw .attachFailed(hook: "tcp:tcp_retransmit_skb", attempts: plan.retransmitAttempts)
@@ -105,25 +127,8 @@ public final class Probe {
                 refused[program] = "cannot attach: \(error)"
                 continue
             }
-            loaded = (object, links, plan)
+            return (object, links, plan)
         }
-        guard let (object, links, loadedPlan) = loaded else { fatalError("the loop ends only when loaded") }
-        var plan = loadedPlan
-        // Run once, after every hook is attached, so no socket is missed.
-        for variant in plan.attachOrder where variant.hook == .taskFileIterator {
-            do throws(ProbeError) {
-                try object.program(named: variant.program).runIterator()
-            } catch {
-                plan.markFailed(variant.feature, reason: "the walk failed: \(error)")
-            }
-        }
-        self.object = object
-        self.links = links
-        ring = try RingBuffer(map: object.map(named: "ark_records"), bytes: options.ringBufferBytes)
-        reservationFailures = try object.map(named: "ring_reservation_failures")
-        cpuCount = Int(libbpf_num_possible_cpus())
-        dropReasonNames = btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
-        report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses)
     }
 
     /// An epoll descriptor, readable when records wait; for the caller's loop.
