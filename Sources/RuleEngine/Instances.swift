@@ -21,6 +21,8 @@ struct Instances {
                 var peer = peersByAddress[address] ?? PeerInstance(address: address)
                 peer.waiters += 1
                 if figures.timeouts > 0 { peer.stalledWaiters += 1 }
+                if figures.blockedForSeconds > 0 { peer.blockedWaiters += 1 }
+                peer.blockedForSeconds = max(peer.blockedForSeconds, figures.blockedForSeconds)
                 peer.retransmits += figures.retransmits
                 peer.timeouts += figures.timeouts
                 peer.retransmitRate += figures.retransmitRate
@@ -44,7 +46,7 @@ struct Instances {
                 node: node, command: graph.processes[node.pid]?.command ?? Command(),
                 retransmits: counts.retransmits, timeouts: counts.timeouts, rate: counts.rate,
                 quietSeconds: Double(time &- node.lastEvidence) / 1e9,
-                windowSeconds: graph.configuration.windowSeconds))
+                windowSeconds: graph.configuration.windowSeconds, blockedForSeconds: node.blockedForSeconds(at: time)))
         }
         for entity in drops.keys.sorted(by: { $0.description < $1.description }) where needed.contains(.kernelDrops) {
             let count = drops[entity]!.total(at: time)

@@ -78,6 +78,9 @@ struct PeerInstance: SubjectInstance {
     var waiters = 0
     /// Waiters whose edge to this peer saw RTO timeouts in the window.
     var stalledWaiters = 0
+    /// Waiters blocked on this peer now, and the longest such spell.
+    var blockedWaiters = 0
+    var blockedForSeconds = 0.0
     var retransmits: UInt64 = 0
     var timeouts: UInt64 = 0
     var retransmitRate = 0.0
@@ -91,6 +94,8 @@ struct PeerInstance: SubjectInstance {
         case "peer": .string(address.description)
         case "waiters": .number(Double(waiters))
         case "stalled_waiters": .number(Double(stalledWaiters))
+        case "blocked_waiters": .number(Double(blockedWaiters))
+        case "blocked_for": .number(blockedForSeconds)
         case "retransmits": .number(Double(retransmits))
         case "rtos": .number(Double(timeouts))
         case "retransmit_rate": .number(retransmitRate)
@@ -109,6 +114,7 @@ struct ConnectionInstance: SubjectInstance {
     let rate: Double
     let quietSeconds: Double
     let windowSeconds: Double
+    let blockedForSeconds: Double
 
     var entity: AlertEntity { .connection(node.cookie) }
     var pid: UInt32 { node.pid }
@@ -129,6 +135,7 @@ struct ConnectionInstance: SubjectInstance {
         case "ca_state": return .string(node.congestionState.name.description)
         case "quiet": return .number(quietSeconds)
         case "window": return .number(windowSeconds)
+        case "blocked_for": return .number(blockedForSeconds)
         default: return .missing
         }
     }

@@ -54,12 +54,12 @@ public enum Subject: Hashable, Sendable {
     ]
     static let peerFields: [String: FieldType] = [
         "peer": .string, "waiters": .number, "stalled_waiters": .number, "retransmit_rate": .number, "retransmits": .number,
-        "rtos": .number, "window": .duration,
+        "rtos": .number, "window": .duration, "blocked_waiters": .number, "blocked_for": .duration,
     ]
     static let connectionFields: [String: FieldType] = [
         "pid": .number, "comm": .string, "saddr": .string, "sport": .number, "daddr": .string,
         "dport": .number, "retransmits": .number, "rtos": .number, "retransmit_rate": .number,
-        "backoff": .number, "ca_state": .string, "quiet": .duration, "window": .duration,
+        "backoff": .number, "ca_state": .string, "quiet": .duration, "window": .duration, "blocked_for": .duration,
     ]
     static let dropFields: [String: FieldType] = [
         "netns": .number, "reason": .string, "drops": .number, "rate": .number, "window": .duration,

@@ -4,16 +4,18 @@ import ProbeEvents
 /// out, waited on loss recovery and made no forward progress.
 ///
 /// A spell is dated from kernel facts carried by the events:
-/// - it begins when the lost data should have been acknowledged: one RTO
-///   before an RTO retransmission (the timer ran that long without any
-///   progress) and one smoothed RTT before a fast retransmission (duplicate
-///   ACKs took that long to show the loss); a SYN waits one RTO (1 s).
-///   Tail-loss probes and other retransmissions do not start one: if the
-///   tail was lost, the RTO that follows does;
-/// - it ends when the socket leaves Loss or Recovery (the congestion-state
-///   hook, kernels with tcp_cong_state_set), or, without that hook, once
-///   the retransmit timer would have fired again and did not: the last
-///   retransmission was then acknowledged, one smoothed RTT after it left.
+/// - an RTO retransmission: the timer ran one RTO without any progress, so
+///   the spell began one RTO before it (a SYN waits one RTO, 1 s). It lasts
+///   while the socket is in Loss: leaving Loss means the retransmission was
+///   acknowledged. Without the congestion-state hook, it ends once the
+///   retransmit timer would have fired again and did not: the last
+///   retransmission was then acknowledged, one smoothed RTT after it left;
+/// - a fast retransmission: duplicate ACKs took one smoothed RTT to show the
+///   loss and the repair takes one more, so the spell is the RTT either
+///   side of it (shorter if the socket leaves Recovery sooner). Recovery
+///   itself is not a stall: new data keeps flowing at a reduced rate;
+/// - tail-loss probes and other retransmissions start none: if the tail
+///   was lost, the RTO that follows does.
 struct BlockedSpell: Sendable, Equatable {
     var start: UInt64
     var end: UInt64
@@ -23,6 +25,8 @@ struct BlockedSpell: Sendable, Equatable {
 struct ConnectionBlocking: Sendable {
     /// Start of the spell in progress, if any.
     private(set) var since: UInt64?
+    /// The end of a fast-retransmit spell; nil in an RTO spell.
+    private var repairedBy: UInt64?
     private var lastRetransmit: UInt64 = 0
     private var nextTimerNanoseconds: UInt64 = 0
     private var smoothedRTT: UInt64 = 0
@@ -31,7 +35,8 @@ struct ConnectionBlocking: Sendable {
     /// TCP_RTO_MIN.
     static let minimumRTONanoseconds: UInt64 = 200_000_000
 
-    /// Folds in a retransmission; true if it opened a spell.
+    /// Folds in a retransmission; true if it opened a spell or moved its
+    /// start back (an RTO in what looked like a fast repair).
     @discardableResult
     mutating func retransmit(_ event: ProbeEvent, at now: UInt64) -> Bool {
         let rto = UInt64(event.retransmitTimeoutMicroseconds) * 1000
@@ -39,35 +44,48 @@ struct ConnectionBlocking: Sendable {
         // that a spell still ends when the timer stays quiet.
         let timer = max(rto, Self.minimumRTONanoseconds)
         smoothedRTT = UInt64(event.smoothedRTTMicroseconds) * 1000
-        lastRetransmit = now
-        let lookBack: UInt64
         switch event.cause {
         case .rto, .syn, .synAck:
-            lookBack = rto
+            lastRetransmit = now
             // The timer fires next after twice this wait (icsk_backoff is
             // raised after the tracepoint).
             nextTimerNanoseconds = timer << UInt64(min(event.backoff + 1, 16))
+            let start = max(now > rto ? now - rto : 0, lastEnd)
+            let moved = since.map { start < $0 } ?? true
+            since = min(since ?? start, start)
+            repairedBy = nil
+            return moved
         case .fastRetransmit:
-            lookBack = smoothedRTT
-            nextTimerNanoseconds = timer << UInt64(min(event.backoff, 16))
+            lastRetransmit = now
+            if since == nil {
+                since = max(now > smoothedRTT ? now - smoothedRTT : 0, lastEnd)
+                repairedBy = now + smoothedRTT
+                return true
+            }
+            if let end = repairedBy { repairedBy = max(end, now + smoothedRTT) }
+            return false
         case .tailLossProbe, .other, .unknown:
             return false
         }
-        guard since == nil else { return false }
-        since = max(now > lookBack ? now - lookBack : 0, lastEnd)
-        return true
     }
 
     /// Folds in a congestion-state change; returns the end of a spell it closes.
     mutating func congestionState(_ state: CongestionState, at now: UInt64) -> UInt64? {
-        guard since != nil, state != .loss, state != .recovery else { return nil }
+        guard since != nil, state != .loss else { return nil }
+        if let end = repairedBy {
+            return state == .recovery ? nil : close(at: min(now, end))
+        }
         return close(at: now)
     }
 
-    /// Without news: ends a spell whose retransmit timer would have fired
-    /// again by `now` (with a grace of one RTT and 100 ms for scheduling).
+    /// Without news: ends a fast-retransmit spell once repaired, and an RTO
+    /// spell whose retransmit timer would have fired again by `now` (with a
+    /// grace of one RTT and 100 ms for scheduling).
     mutating func inferProgress(at now: UInt64) -> UInt64? {
         guard since != nil else { return nil }
+        if let end = repairedBy {
+            return now >= end ? close(at: end) : nil
+        }
         let deadline = lastRetransmit + nextTimerNanoseconds + smoothedRTT + 100_000_000
         guard now > deadline else { return nil }
         return close(at: lastRetransmit + smoothedRTT)
@@ -78,6 +96,7 @@ struct ConnectionBlocking: Sendable {
         guard let start = since else { return nil }
         let end = max(time, start)
         since = nil
+        repairedBy = nil
         lastEnd = end
         return end
     }
@@ -85,44 +104,72 @@ struct ConnectionBlocking: Sendable {
 
 /// Blocked time of an edge: the union of its connections' spells, so a
 /// process waiting on two stalled connections at once loses that time once.
+/// Ended spells are summed into the buckets of a sliding window, as the
+/// retransmit counts are: a flow in fast recovery hundreds of times a second
+/// costs no more memory than one in a single long stall.
 struct EdgeBlocking: Sendable {
     /// Connections in a spell now.
     private var blocked: Set<UInt64> = []
-    /// Start of the union's spell in progress.
-    private(set) var since: UInt64?
-    /// Ended spells that may still reach into the window, oldest first.
-    private var spells: [BlockedSpell] = []
-    private static let maximumSpells = 64
+    /// The spell in progress: when it began (a spell that reached back into
+    /// the previous one continues it) and from when it is not yet counted.
+    private var spellStart: UInt64 = 0
+    private var uncountedFrom: UInt64?
+    /// The last ended spell, which a new one may continue.
+    private var lastSpell = BlockedSpell(start: 0, end: 0)
+    /// Microseconds blocked per bucket of the window.
+    private var counted: SlidingWindow
 
-    /// Idempotent: said again for an edge that came back mid-spell.
+    init(windowSeconds: Double) {
+        counted = SlidingWindow(seconds: windowSeconds)
+    }
+
+    /// Start of the spell in progress.
+    var since: UInt64? { uncountedFrom == nil ? nil : spellStart }
+
+    /// Idempotent: said again for an edge that came back mid-spell, or
+    /// when a connection's spell turned out to have begun earlier.
     mutating func connection(_ key: UInt64, blockedSince start: UInt64) {
-        guard blocked.insert(key).inserted else { return }
-        if let current = since {
-            since = min(current, max(start, spells.last?.end ?? 0))
-        } else if let last = spells.last, start <= last.end {
-            // Reaches back into the previous spell: they are one.
-            since = last.start
-            spells.removeLast()
+        blocked.insert(key)
+        let continuesLast = lastSpell.end > 0 && start <= lastSpell.end
+        if let from = uncountedFrom {
+            // Another connection whose spell began earlier: the union grows back.
+            guard start < from else { return }
+            uncountedFrom = continuesLast ? min(from, lastSpell.end) : start
+            spellStart = continuesLast ? lastSpell.start : min(spellStart, start)
         } else {
-            since = start
+            uncountedFrom = continuesLast ? lastSpell.end : start
+            spellStart = continuesLast ? lastSpell.start : start
         }
     }
 
     mutating func connection(_ key: UInt64, unblockedAt end: UInt64) {
-        guard blocked.remove(key) != nil, blocked.isEmpty, let start = since else { return }
-        since = nil
-        spells.append(BlockedSpell(start: start, end: max(end, start)))
-        if spells.count > Self.maximumSpells { spells.removeFirst(spells.count - Self.maximumSpells) }
+        guard blocked.remove(key) != nil, blocked.isEmpty, let from = uncountedFrom else { return }
+        uncountedFrom = nil
+        let spellEnd = max(end, from)
+        count(from: from, to: spellEnd)
+        lastSpell = BlockedSpell(start: spellStart, end: spellEnd)
     }
 
-    /// Nanoseconds blocked within `[time - window, time]`.
-    func blockedNanoseconds(at time: UInt64, window: UInt64) -> UInt64 {
-        let from = time > window ? time - window : 0
-        var total: UInt64 = 0
-        for spell in spells where spell.end > from && spell.start < time {
-            total += min(spell.end, time) - max(spell.start, from)
+    /// Adds [from, to) to the buckets it falls in (what is older than the
+    /// window is dropped by the window itself).
+    private mutating func count(from: UInt64, to: UInt64) {
+        let bucket = counted.bucketNanoseconds
+        var time = from
+        while time < to {
+            let boundary = (time / bucket + 1) * bucket
+            let piece = min(to, boundary) - time
+            counted.add(UInt32((piece + 500) / 1000), at: time)
+            time += piece
         }
-        if let since, time > since { total += time - max(since, from) }
+    }
+
+    /// Nanoseconds blocked within the window ending at `time`.
+    mutating func blockedNanoseconds(at time: UInt64) -> UInt64 {
+        let window = counted.bucketNanoseconds * UInt64(SlidingWindow.bucketCount)
+        var total = counted.total(at: time) * 1000
+        if let from = uncountedFrom, time > from {
+            total += time - max(from, time > window ? time - window : 0)
+        }
         return min(total, window)
     }
 

@@ -55,7 +55,7 @@ public struct WaitsOnEdge: Sendable {
     /// The peer with the most recent evidence (for network edges).
     public internal(set) var latestPeer: IPAddress
     /// Time its connections lost to loss recovery (BlockedTime.swift).
-    var blocking = EdgeBlocking()
+    var blocking: EdgeBlocking
 
     init(pid: UInt32, target: Entity, at time: UInt64, window: Double, peer: IPAddress) {
         self.pid = pid
@@ -65,6 +65,7 @@ public struct WaitsOnEdge: Sendable {
         segments = SlidingWindow(seconds: window)
         timeouts = SlidingWindow(seconds: window)
         failures = SlidingWindow(seconds: window)
+        blocking = EdgeBlocking(windowSeconds: window)
         latestPeer = peer
     }
 
@@ -80,8 +81,7 @@ public struct WaitsOnEdge: Sendable {
             windowSeconds: segments.seconds,
             heldSeconds: Double(time &- since) / 1e9,
             quietSeconds: Double(time &- lastEvidence) / 1e9,
-            blockedSeconds: Double(blocking.blockedNanoseconds(at: time, window: segments.bucketNanoseconds
-                                                                * UInt64(SlidingWindow.bucketCount))) / 1e9,
+            blockedSeconds: Double(blocking.blockedNanoseconds(at: time)) / 1e9,
             blockedForSeconds: Double(blocking.blockedFor(at: time)) / 1e9)
     }
 }
@@ -132,6 +132,12 @@ public struct ConnectionNode: Sendable {
     var timeouts: SlidingWindow
     /// Its blocked spells (BlockedTime.swift).
     var blocking = ConnectionBlocking()
+
+    /// How long its blocked spell in progress has lasted, in seconds; 0 when not blocked.
+    public func blockedForSeconds(at time: UInt64) -> Double {
+        guard let since = blocking.since, time > since else { return 0 }
+        return Double(time - since) / 1e9
+    }
 
     /// Retransmitted segments and RTO retransmissions in the window.
     public mutating func counts(at time: UInt64) -> (retransmits: UInt64, timeouts: UInt64, rate: Double) {

@@ -394,3 +394,9 @@ final class Counter: Sendable {
     func fetchAdd(_ n: Int) -> Int { value.wrappingAdd(n, ordering: .relaxed).oldValue }
     var current: Int { value.load(ordering: .relaxed) }
 }
+
+func wallClockMilliseconds() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+}

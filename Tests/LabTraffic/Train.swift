@@ -1,7 +1,9 @@
 // `train`: a training-like loop over one connection: send a chunk, wait
 // for the receiver's one-byte acknowledgement (sink --ack-every CHUNK),
 // repeat for S seconds. A collective operation stalls the same way when the
-// fabric drops packets.
+// fabric drops packets. With --report-every MS it prints its progress (steps
+// so far, at wall-clock milliseconds) after the first step that ends at least
+// MS after the last report: a stalled worker goes quiet, as its rate does.
 
 #if canImport(Glibc)
 import Glibc
@@ -9,11 +11,12 @@ import Glibc
 
 func runTrain(_ args: ArraySlice<String>) -> Never {
     let role = "train"
-    let opts = parseOptions(args, role: role, valued: ["to", "port", "chunk", "seconds"], flags: [])
+    let opts = parseOptions(args, role: role, valued: ["to", "port", "chunk", "seconds", "report-every"], flags: [])
     guard let host = opts.string("to") else { fail(role, "--to is required", code: 2) }
     guard let port = opts.int("port", role: role) else { fail(role, "--port is required", code: 2) }
     guard let chunk = opts.int("chunk", role: role), chunk > 0 else { fail(role, "--chunk BYTES is required", code: 2) }
     guard let seconds = opts.double("seconds", role: role), seconds > 0 else { fail(role, "--seconds S is required", code: 2) }
+    let reportEvery = opts.double("report-every", role: role).map { $0 / 1000 }
     guard let address = SocketAddress(host: host, port: port) else { fail(role, "--to: not an IP address: \(host)", code: 2) }
     signal(SIGPIPE, SIG_IGN)
 
@@ -31,6 +34,7 @@ func runTrain(_ args: ArraySlice<String>) -> Never {
     let start = monotonicSeconds()
     var steps = 0
     var longestStep = 0.0
+    var nextReport = start
     while monotonicSeconds() - start < seconds {
         let stepStart = monotonicSeconds()
         var sent = 0
@@ -48,7 +52,12 @@ func runTrain(_ args: ArraySlice<String>) -> Never {
             break
         }
         steps += 1
-        longestStep = max(longestStep, monotonicSeconds() - stepStart)
+        let stepEnd = monotonicSeconds()
+        longestStep = max(longestStep, stepEnd - stepStart)
+        if let reportEvery, stepEnd >= nextReport {
+            emitJSON([("role", .string(role)), ("pid", .int(pid)), ("progress", .int(steps)), ("at_ms", .int(wallClockMilliseconds()))])
+            nextReport = stepEnd + reportEvery
+        }
     }
     guard let info = TCPInfo.read(fd) else { fail(role, "getsockopt TCP_INFO: \(errnoText())") }
     emitJSON([("role", .string(role)), ("pid", .int(pid)), ("steps", .int(steps)),

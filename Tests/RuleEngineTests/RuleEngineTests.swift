@@ -386,9 +386,11 @@ final class GraphRuleTests: XCTestCase {
         ])
         XCTAssertEqual(harness.alerts[0].message, "3 of 4 processes stalled on 10.0.0.9, 3 RTOs, 5 segments")
         XCTAssertEqual(harness.alerts[0].pid, 0)
+        // Three RTO spells in progress; the longest began at 1000 ms (no RTO
+        // known: at the retransmission itself): 250 ms at the 1250 ms tick.
         XCTAssertEqual(evidenceText(harness.alerts[0]), [
-            "peer=10.0.0.9", "retransmit_rate=1", "retransmits=5", "rtos=3", "stalled_waiters=3", "waiters=4",
-            "window=5",
+            "blocked_for=0.25", "blocked_waiters=3", "peer=10.0.0.9", "retransmit_rate=1", "retransmits=5", "rtos=3",
+            "stalled_waiters=3", "waiters=4", "window=5",
         ])
         XCTAssertEqual(harness.alerts[1].message, "0 of 4 processes stalled on 10.0.0.9, 0 RTOs, 0 segments")
     }

@@ -35,8 +35,9 @@ final class BlockedTimeTests: XCTestCase {
         XCTAssertEqual(figures.blockedSeconds, 2.0, accuracy: 1e-9)
         XCTAssertEqual(figures.blockedForSeconds, 0)
         XCTAssertEqual(figures.blockedFraction, 0.4, accuracy: 1e-9)
-        // The window moves on: at 7.5 s only 0.5 s of it is left.
-        XCTAssertEqual(try XCTUnwrap(network(at: 7.5)).blockedSeconds, 0.5, accuracy: 1e-9)
+        // The window moves on in buckets of 250 ms, as the counts do: at
+        // 7.5 s it holds the buckets from 2.75 s on, so 0.25 s of the spell.
+        XCTAssertEqual(try XCTUnwrap(network(at: 7.5)).blockedSeconds, 0.25, accuracy: 1e-9)
     }
 
     /// Without a congestion hook (5.10): the timer would have fired again
@@ -62,13 +63,35 @@ final class BlockedTimeTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(network(at: 3.0)).blockedSeconds, 1.5, accuracy: 1e-9, "1.0 s to 2.5 s")
     }
 
-    /// A fast retransmit waited one RTT; a tail-loss probe is no loss yet.
+    /// A fast retransmit costs the RTT either side of it, or less when the
+    /// socket leaves Recovery sooner; a tail-loss probe is no loss yet.
     func testAFastRetransmitLooksBackOneRTTAndAProbeNotAtAll() throws {
         apply(timed(retransmit(pid: 7, at: 1.0, cause: .tailLossProbe, state: .open), srtt: 50_000))
         XCTAssertEqual(try XCTUnwrap(network(at: 1.5)).blockedSeconds, 0)
         apply(timed(retransmit(pid: 7, at: 2.0, cause: .fastRetransmit, state: .recovery), srtt: 50_000))
-        apply(state(.open, at: 2.1))
-        XCTAssertEqual(try XCTUnwrap(network(at: 3.0)).blockedSeconds, 0.15, accuracy: 1e-9)
+        apply(state(.open, at: 2.3))
+        XCTAssertEqual(try XCTUnwrap(network(at: 3.0)).blockedSeconds, 0.1, accuracy: 1e-9, "1.95 s to 2.05 s")
+        apply(timed(retransmit(pid: 7, at: 4.0, cause: .fastRetransmit, state: .recovery), srtt: 50_000))
+        apply(state(.open, at: 4.02))
+        XCTAssertEqual(try XCTUnwrap(network(at: 4.5)).blockedSeconds, 0.17, accuracy: 1e-9, "and 3.95 s to 4.02 s")
+    }
+
+    /// Recovery after a fast retransmit is no stall: new data still flows.
+    /// A repair that stays in Recovery ends one RTT after its last fast
+    /// retransmission.
+    func testALongRecoveryCostsOneRTTAfterTheLastFastRetransmit() throws {
+        apply(timed(retransmit(pid: 7, at: 1.0, cause: .fastRetransmit, state: .recovery), srtt: 10_000))
+        apply(timed(retransmit(pid: 7, at: 1.005, cause: .fastRetransmit, state: .recovery), srtt: 10_000))
+        advance(2.0)
+        XCTAssertEqual(try XCTUnwrap(network(at: 2.0)).blockedSeconds, 0.025, accuracy: 1e-9, "0.99 s to 1.015 s")
+    }
+
+    /// Leaving Loss, into Recovery or Open, is progress: the RTO's
+    /// retransmission was acknowledged.
+    func testAnRTOSpellEndsWhenTheSocketLeavesLossForRecovery() throws {
+        apply(timed(retransmit(pid: 7, at: 1.3, cause: .rto, state: .loss)))
+        apply(state(.recovery, at: 1.5))
+        XCTAssertEqual(try XCTUnwrap(network(at: 2.0)).blockedSeconds, 0.5, accuracy: 1e-9, "1.0 s to 1.5 s")
     }
 
     /// A trace recorded before srtt_us/rto_us existed: spells start at the
@@ -87,5 +110,17 @@ final class BlockedTimeTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(network(at: 1.45)).blockedForSeconds, 0)
         advance(1.55)
         XCTAssertEqual(try XCTUnwrap(network(at: 1.55)).blockedForSeconds, 0)
+    }
+
+    /// A flow in fast recovery hundreds of times a second (2 % loss on a
+    /// fast link): every short spell counts, however many there are.
+    func testHundredsOfShortSpellsAllCount() throws {
+        for step in 0..<500 {
+            let at = 1.0 + Double(step) * 0.002
+            apply(timed(retransmit(pid: 7, at: at, cause: .fastRetransmit, state: .recovery), srtt: 400))
+            apply(state(.open, at: at + 0.0006))
+        }
+        // 500 spells of 0.4 ms (one RTT back) + 0.4 ms (one RTT on).
+        XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedSeconds, 0.4, accuracy: 1e-6)
     }
 }
