@@ -9,6 +9,10 @@ struct Instances {
     var connections: [ConnectionInstance] = []
     var kernelDrops: [KernelDropsInstance] = []
 
+    /// Blocked time within the last second that makes a peer's waiter
+    /// stalled: the shipped workload-stalled rule's threshold.
+    static let stalledSeconds = 0.6
+
     /// Builds the instances of the subjects in `needed` only.
     init(graph: StateGraph, drops: inout [AlertEntity: SlidingWindow], at time: UInt64, needed: Set<Subject>) {
         var peersByAddress: [IPAddress: PeerInstance] = [:]
@@ -20,7 +24,7 @@ struct Instances {
                 let figures = edge.figures(at: time)
                 var peer = peersByAddress[address] ?? PeerInstance(address: address)
                 peer.waiters += 1
-                if figures.timeouts > 0 { peer.stalledWaiters += 1 }
+                if figures.blockedLastSecond >= Self.stalledSeconds { peer.stalledWaiters += 1 }
                 if figures.blockedForSeconds > 0 { peer.blockedWaiters += 1 }
                 peer.blockedForSeconds = max(peer.blockedForSeconds, figures.blockedForSeconds)
                 peer.retransmits += figures.retransmits
@@ -46,7 +50,8 @@ struct Instances {
                 node: node, command: graph.processes[node.pid]?.command ?? Command(),
                 retransmits: counts.retransmits, timeouts: counts.timeouts, rate: counts.rate,
                 quietSeconds: Double(time &- node.lastEvidence) / 1e9,
-                windowSeconds: graph.configuration.windowSeconds, blockedForSeconds: node.blockedForSeconds(at: time)))
+                windowSeconds: graph.configuration.windowSeconds, blockedForSeconds: node.blockedForSeconds(at: time),
+                blockedLastSecond: node.blockedLastSecond(at: time)))
         }
         for entity in drops.keys.sorted(by: { $0.description < $1.description }) where needed.contains(.kernelDrops) {
             let count = drops[entity]!.total(at: time)

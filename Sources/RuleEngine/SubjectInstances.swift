@@ -76,7 +76,8 @@ struct NetworkEdgeInstance: SubjectInstance {
 struct PeerInstance: SubjectInstance {
     let address: IPAddress
     var waiters = 0
-    /// Waiters whose edge to this peer saw RTO timeouts in the window.
+    /// Waiters whose connections to this peer were blocked for 600 ms or
+    /// more of the last second (the shipped workload-stalled threshold).
     var stalledWaiters = 0
     /// Waiters blocked on this peer now, and the longest such spell.
     var blockedWaiters = 0
@@ -115,6 +116,7 @@ struct ConnectionInstance: SubjectInstance {
     let quietSeconds: Double
     let windowSeconds: Double
     let blockedForSeconds: Double
+    let blockedLastSecond: Double
 
     var entity: AlertEntity { .connection(node.cookie) }
     var pid: UInt32 { node.pid }
@@ -136,6 +138,7 @@ struct ConnectionInstance: SubjectInstance {
         case "quiet": return .number(quietSeconds)
         case "window": return .number(windowSeconds)
         case "blocked_for": return .number(blockedForSeconds)
+        case "blocked_1s": return .number(blockedLastSecond)
         default: return .missing
         }
     }
@@ -191,6 +194,7 @@ extension EdgeFigures {
         case "blocked": .number(blockedSeconds)
         case "blocked_fraction": .number(blockedFraction)
         case "blocked_for": .number(blockedForSeconds)
+        case "blocked_1s": .number(blockedLastSecond)
         default: .missing
         }
     }

@@ -50,7 +50,7 @@ public enum Subject: Hashable, Sendable {
         "retransmit_rate": .number, "retransmits": .number, "rtos": .number, "failed": .number,
         "backoff": .number, "connections": .number, "held": .duration, "quiet": .duration,
         "window": .duration, "peer": .string, "peer_waiters": .number,
-        "blocked": .duration, "blocked_fraction": .number, "blocked_for": .duration,
+        "blocked": .duration, "blocked_fraction": .number, "blocked_for": .duration, "blocked_1s": .duration,
     ]
     static let peerFields: [String: FieldType] = [
         "peer": .string, "waiters": .number, "stalled_waiters": .number, "retransmit_rate": .number, "retransmits": .number,
@@ -59,7 +59,7 @@ public enum Subject: Hashable, Sendable {
     static let connectionFields: [String: FieldType] = [
         "pid": .number, "comm": .string, "saddr": .string, "sport": .number, "daddr": .string,
         "dport": .number, "retransmits": .number, "rtos": .number, "retransmit_rate": .number,
-        "backoff": .number, "ca_state": .string, "quiet": .duration, "window": .duration, "blocked_for": .duration,
+        "backoff": .number, "ca_state": .string, "quiet": .duration, "window": .duration, "blocked_for": .duration, "blocked_1s": .duration,
     ]
     static let dropFields: [String: FieldType] = [
         "netns": .number, "reason": .string, "drops": .number, "rate": .number, "window": .duration,

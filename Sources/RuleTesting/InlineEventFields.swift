@@ -60,6 +60,13 @@ extension InlineEventParser {
             event.previousCongestionState = previous
         }
         if let backoff = keys.number("backoff", in: 0...UInt8.max, diagnostics: &diagnostics) { event.backoff = backoff }
+        // The socket's timing, which dates blocked spells (unknown: 0).
+        if let srtt = keys.number("srtt_us", in: 0...UInt32.max, diagnostics: &diagnostics) {
+            event.smoothedRTTMicroseconds = srtt
+        }
+        if let rto = keys.number("rto_us", in: 0...UInt32.max, diagnostics: &diagnostics) {
+            event.retransmitTimeoutMicroseconds = rto
+        }
         if typeName == "transport.retransmit_failed" {
             event.error = -(keys.read("error", diagnostics: &diagnostics, readErrorNumber) ?? 16)
         }

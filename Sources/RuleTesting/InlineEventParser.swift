@@ -20,13 +20,13 @@ struct InlineEventParser {
     static let timingKeys = ["at", "every", "until", "count", "type"]
     static let ownerKeys = ["pid", "tid", "uid", "cgroup_id", "comm"]
     static let connectionKeys = ["saddr", "daddr", "sport", "dport", "tcp_state", "cookie", "netns"]
-    static let retransmitKeys = ["segments", "cause", "ca_state", "backoff"]
+    static let retransmitKeys = ["segments", "cause", "ca_state", "backoff", "srtt_us", "rto_us"]
 
     /// The keys each event type takes besides the timing ones.
     static let keysByType: [(type: String, kind: ProbeEvent.Kind, keys: [String])] = [
         ("transport.drop", .retransmit, ownerKeys + connectionKeys + retransmitKeys),
         ("transport.retransmit_failed", .retransmit, ownerKeys + connectionKeys + retransmitKeys + ["error"]),
-        ("transport.congestion", .congestionState, ownerKeys + connectionKeys + ["ca_state", "previous_ca_state", "backoff"]),
+        ("transport.congestion", .congestionState, ownerKeys + connectionKeys + ["ca_state", "previous_ca_state", "backoff", "srtt_us", "rto_us"]),
         ("transport.kernel_drop", .drop, ownerKeys + connectionKeys + ["reason"]),
         ("process.exit", .processExit, ["pid", "comm", "cgroup_id", "exit_code"]),
     ]

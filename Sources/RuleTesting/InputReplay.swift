@@ -11,8 +11,8 @@ import TraceFormat
 /// (this kernel's drop reason names) is left out, so that a test gives
 /// the same result on every machine.
 enum InputReplay {
-    /// Inline events start here (a whole number of 250 ms ticks), so that
-    /// rules are evaluated 0.25 s, 0.5 s, ... after the test start.
+    /// Inline events start here (a whole number of 100 ms ticks), so that
+    /// rules are evaluated 0.1 s, 0.2 s, ... after the test start.
     static let inlineStart: UInt64 = 1_000_000_000_000
 
     static func alerts(of test: RuleTest, in file: LoadedTestFile) throws(ReplayError) -> [ObservedAlert] {

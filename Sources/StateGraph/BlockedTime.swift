@@ -32,6 +32,7 @@ struct ConnectionBlocking: Sendable {
     private var smoothedRTT: UInt64 = 0
     /// End of the last spell: a new one never reaches back before it.
     private var lastEnd: UInt64 = 0
+    private var lastSecond = BlockedWindow(seconds: 1)
     /// TCP_RTO_MIN.
     static let minimumRTONanoseconds: UInt64 = 200_000_000
 
@@ -62,7 +63,10 @@ struct ConnectionBlocking: Sendable {
                 repairedBy = now + smoothedRTT
                 return true
             }
-            if let end = repairedBy { repairedBy = max(end, now + smoothedRTT) }
+            // In an RTO spell, a fast retransmission means the socket left
+            // Loss for Recovery (kernels without the congestion hook say
+            // nothing else): the spell ends one RTT on, as a repair does.
+            repairedBy = max(repairedBy ?? 0, now + smoothedRTT)
             return false
         case .tailLossProbe, .other, .unknown:
             return false
@@ -98,15 +102,57 @@ struct ConnectionBlocking: Sendable {
         since = nil
         repairedBy = nil
         lastEnd = end
+        lastSecond.count(from: start, to: end)
         return end
+    }
+
+    /// Nanoseconds blocked within the last second before `time`.
+    mutating func blockedInLastSecond(at time: UInt64) -> UInt64 {
+        lastSecond.blocked(at: time, uncountedFrom: since)
+    }
+}
+
+/// Time blocked within a sliding window, in microseconds per bucket: a
+/// flow in fast recovery hundreds of times a second costs no more memory
+/// than one in a single long stall.
+struct BlockedWindow: Sendable {
+    private var counted: SlidingWindow
+
+    init(seconds: Double) {
+        counted = SlidingWindow(seconds: seconds)
+    }
+
+    var nanoseconds: UInt64 { counted.bucketNanoseconds * UInt64(SlidingWindow.bucketCount) }
+
+    /// Adds [from, to) to the buckets it falls in (what is older than the
+    /// window is dropped by the window itself).
+    mutating func count(from: UInt64, to: UInt64) {
+        let bucket = counted.bucketNanoseconds
+        var time = from
+        while time < to {
+            let boundary = (time / bucket + 1) * bucket
+            let piece = min(to, boundary) - time
+            counted.add(UInt32((piece + 500) / 1000), at: time)
+            time += piece
+        }
+    }
+
+    /// Nanoseconds blocked within the window ending at `time`, counting a
+    /// spell still in progress since `uncountedFrom`.
+    mutating func blocked(at time: UInt64, uncountedFrom: UInt64?) -> UInt64 {
+        let window = nanoseconds
+        var total = counted.total(at: time) * 1000
+        if let from = uncountedFrom, time > from {
+            total += time - max(from, time > window ? time - window : 0)
+        }
+        return min(total, window)
     }
 }
 
 /// Blocked time of an edge: the union of its connections' spells, so a
 /// process waiting on two stalled connections at once loses that time once.
-/// Ended spells are summed into the buckets of a sliding window, as the
-/// retransmit counts are: a flow in fast recovery hundreds of times a second
-/// costs no more memory than one in a single long stall.
+/// Kept over the graph's window and over the last second, which tells a
+/// stall from a slowdown quickly.
 struct EdgeBlocking: Sendable {
     /// Connections in a spell now.
     private var blocked: Set<UInt64> = []
@@ -116,11 +162,11 @@ struct EdgeBlocking: Sendable {
     private var uncountedFrom: UInt64?
     /// The last ended spell, which a new one may continue.
     private var lastSpell = BlockedSpell(start: 0, end: 0)
-    /// Microseconds blocked per bucket of the window.
-    private var counted: SlidingWindow
+    private var window: BlockedWindow
+    private var lastSecond = BlockedWindow(seconds: 1)
 
     init(windowSeconds: Double) {
-        counted = SlidingWindow(seconds: windowSeconds)
+        window = BlockedWindow(seconds: windowSeconds)
     }
 
     /// Start of the spell in progress.
@@ -146,31 +192,19 @@ struct EdgeBlocking: Sendable {
         guard blocked.remove(key) != nil, blocked.isEmpty, let from = uncountedFrom else { return }
         uncountedFrom = nil
         let spellEnd = max(end, from)
-        count(from: from, to: spellEnd)
+        window.count(from: from, to: spellEnd)
+        lastSecond.count(from: from, to: spellEnd)
         lastSpell = BlockedSpell(start: spellStart, end: spellEnd)
     }
 
-    /// Adds [from, to) to the buckets it falls in (what is older than the
-    /// window is dropped by the window itself).
-    private mutating func count(from: UInt64, to: UInt64) {
-        let bucket = counted.bucketNanoseconds
-        var time = from
-        while time < to {
-            let boundary = (time / bucket + 1) * bucket
-            let piece = min(to, boundary) - time
-            counted.add(UInt32((piece + 500) / 1000), at: time)
-            time += piece
-        }
+    /// Nanoseconds blocked within the graph's window ending at `time`.
+    mutating func blockedNanoseconds(at time: UInt64) -> UInt64 {
+        window.blocked(at: time, uncountedFrom: uncountedFrom)
     }
 
-    /// Nanoseconds blocked within the window ending at `time`.
-    mutating func blockedNanoseconds(at time: UInt64) -> UInt64 {
-        let window = counted.bucketNanoseconds * UInt64(SlidingWindow.bucketCount)
-        var total = counted.total(at: time) * 1000
-        if let from = uncountedFrom, time > from {
-            total += time - max(from, time > window ? time - window : 0)
-        }
-        return min(total, window)
+    /// Nanoseconds blocked within the last second before `time`.
+    mutating func blockedInLastSecond(at time: UInt64) -> UInt64 {
+        lastSecond.blocked(at: time, uncountedFrom: uncountedFrom)
     }
 
     /// How long the spell in progress has lasted; 0 when not blocked.

@@ -82,6 +82,7 @@ public struct WaitsOnEdge: Sendable {
             heldSeconds: Double(time &- since) / 1e9,
             quietSeconds: Double(time &- lastEvidence) / 1e9,
             blockedSeconds: Double(blocking.blockedNanoseconds(at: time)) / 1e9,
+            blockedLastSecond: Double(blocking.blockedInLastSecond(at: time)) / 1e9,
             blockedForSeconds: Double(blocking.blockedFor(at: time)) / 1e9)
     }
 }
@@ -103,6 +104,8 @@ public struct EdgeFigures: Equatable, Sendable {
     /// Time within the window the process (or its connections to the
     /// peer) spent waiting on loss recovery without progress.
     public var blockedSeconds: Double = 0
+    /// Time within the last second spent so: 0.6 s or more is a stall.
+    public var blockedLastSecond: Double = 0
     /// How long the current blocked spell has lasted; 0 when not blocked.
     public var blockedForSeconds: Double = 0
 
@@ -137,6 +140,11 @@ public struct ConnectionNode: Sendable {
     public func blockedForSeconds(at time: UInt64) -> Double {
         guard let since = blocking.since, time > since else { return 0 }
         return Double(time - since) / 1e9
+    }
+
+    /// Seconds blocked within the last second before `time`.
+    public mutating func blockedLastSecond(at time: UInt64) -> Double {
+        Double(blocking.blockedInLastSecond(at: time)) / 1e9
     }
 
     /// Retransmitted segments and RTO retransmissions in the window.

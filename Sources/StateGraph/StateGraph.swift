@@ -97,6 +97,11 @@ public struct StateGraph: Sendable {
         let blockedSince: UInt64?
         if let connectionIndex = connections.index(forKey: key) {
             Self.record(event, at: now, on: &connections.values[connectionIndex])
+            // A spell that ended before this retransmission (a repair one
+            // RTT on) ends first, so that this one starts its own.
+            if let end = connections.values[connectionIndex].blocking.inferProgress(at: now) {
+                unblock(connections.values[connectionIndex], key: key, at: end)
+            }
             opened = connections.values[connectionIndex].blocking.retransmit(event, at: now)
             blockedSince = connections.values[connectionIndex].blocking.since
         } else {

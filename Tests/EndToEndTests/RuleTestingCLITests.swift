@@ -31,8 +31,8 @@ final class RuleTestingCLITests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         let summary = lastLine(result.stdout)
         XCTAssertNotNil(summary.range(of: #"^[0-9]+ passed, 0 failed$"#, options: .regularExpression), summary)
-        XCTAssertGreaterThanOrEqual(Int(summary.prefix { $0.isNumber }) ?? 0, 12, "three tests or more for each of the four rules")
-        for rule in ["workload-stalled", "peer-fan-in", "connection-rto-storm", "kernel-drop-spike"] {
+        XCTAssertGreaterThanOrEqual(Int(summary.prefix { $0.isNumber }) ?? 0, 15, "three tests or more for each of the five rules")
+        for rule in ["workload-stalled", "workload-degraded", "peer-fan-in", "connection-stalled", "kernel-drop-spike"] {
             XCTAssertTrue(result.stdout.contains("PASS \(tests)/\(rule).yaml:"), "\(rule) has tests: \(result.stdout)")
         }
     }
@@ -40,7 +40,7 @@ final class RuleTestingCLITests: XCTestCase {
     func testTheShippedRulesAndTestsCheckClean() throws {
         let result = try arkProbe(["check", Self.root.appendingPathComponent("rules").path])
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
-        XCTAssertEqual(lastLine(result.stdout), "4 rule files and 4 test files checked: no errors")
+        XCTAssertEqual(lastLine(result.stdout), "5 rule files and 5 test files checked: no errors")
     }
 
     func testCheckLocatesEveryErrorOfABrokenRuleFile() throws {
@@ -112,10 +112,10 @@ final class RuleTestingCLITests: XCTestCase {
         FAIL \(file.path):2:5: pages at once
           expected (- not met, = met):
           - \(file.path):7:9: workload-stalled for pid 1024 fires within [0s, 0.5s]
-              workload-stalled fired for network-pid-1024 at +1s: after the window [0s, 0.5s]
+              workload-stalled fired for network-pid-1024 at +0.6s: after the window [0s, 0.5s]
           actual alerts (= as expected, ! breaks an expectation):
-              +0.75s firing connection-rto-storm connection-7 value=3 "connection 10.0.0.1:40000 -> 10.0.0.2:29500 of task 1024 (trainer) is in an RTO storm: 3 timeouts in the last 5s, backoff 0"
-              +1s firing workload-stalled network-pid-1024 value=4 "task 1024 (trainer) is being blocked by network congestion:
+              +0.6s firing connection-stalled connection-7 value=0.6 "connection 10.0.0.1:40000 -> 10.0.0.2:29500 of task 1024 (trainer) is stalled: blocked 0.6s of the last second, 3 RTO timeouts in the last 5s, backoff 0"
+              +0.6s firing workload-stalled network-pid-1024 value=0.6 "task 1024 (trainer) is stalled by the network:
         """), result.stdout)
         XCTAssertTrue(result.stdout.contains("PASS \(file.path):8:5: pages within a second\n"), result.stdout)
         XCTAssertEqual(lastLine(result.stdout), "1 passed, 1 failed")
@@ -164,8 +164,8 @@ final class RuleTestingCLITests: XCTestCase {
         XCTAssertEqual(check.status, 1)
         XCTAssertTrue(check.stdout.hasPrefix("""
             \(file.path):3:12: cannot read the trace \(directory.path)/missing.jsonl: no such file
-            \(file.path):5:16: unknown rule 'workload-stalld'; the rule files of this test file define: connection-rto-storm, \
-            kernel-drop-spike, peer-fan-in, workload-stalled
+            \(file.path):5:16: unknown rule 'workload-stalld'; the rule files of this test file define: connection-stalled, \
+            kernel-drop-spike, peer-fan-in, workload-degraded, workload-stalled
 
             """), check.stdout)
     }

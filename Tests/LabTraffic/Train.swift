@@ -1,7 +1,8 @@
 // `train`: a training-like loop over one connection: send a chunk, wait
 // for the receiver's one-byte acknowledgement (sink --ack-every CHUNK),
 // repeat for S seconds. A collective operation stalls the same way when the
-// fabric drops packets. With --report-every MS it prints its progress (steps
+// fabric drops packets. --compute-ms MS sleeps that long before each send,
+// as a rank computes before its all-reduce. With --report-every MS it prints its progress (steps
 // so far, at wall-clock milliseconds) after the first step that ends at least
 // MS after the last report: a stalled worker goes quiet, as its rate does.
 
@@ -11,12 +12,13 @@ import Glibc
 
 func runTrain(_ args: ArraySlice<String>) -> Never {
     let role = "train"
-    let opts = parseOptions(args, role: role, valued: ["to", "port", "chunk", "seconds", "report-every"], flags: [])
+    let opts = parseOptions(args, role: role, valued: ["to", "port", "chunk", "seconds", "report-every", "compute-ms"], flags: [])
     guard let host = opts.string("to") else { fail(role, "--to is required", code: 2) }
     guard let port = opts.int("port", role: role) else { fail(role, "--port is required", code: 2) }
     guard let chunk = opts.int("chunk", role: role), chunk > 0 else { fail(role, "--chunk BYTES is required", code: 2) }
     guard let seconds = opts.double("seconds", role: role), seconds > 0 else { fail(role, "--seconds S is required", code: 2) }
     let reportEvery = opts.double("report-every", role: role).map { $0 / 1000 }
+    let compute = opts.double("compute-ms", role: role).map { $0 / 1000 } ?? 0
     guard let address = SocketAddress(host: host, port: port) else { fail(role, "--to: not an IP address: \(host)", code: 2) }
     signal(SIGPIPE, SIG_IGN)
 
@@ -37,6 +39,7 @@ func runTrain(_ args: ArraySlice<String>) -> Never {
     var nextReport = start
     while monotonicSeconds() - start < seconds {
         let stepStart = monotonicSeconds()
+        sleepSeconds(compute)
         var sent = 0
         while sent < chunk {
             let n = send(fd, payload + sent, chunk - sent, Int32(MSG_NOSIGNAL))

@@ -348,7 +348,7 @@ final class GraphRuleTests: XCTestCase {
         XCTAssertEqual(firing.message,
                        "task 100 (trainer) waits on 10.0.0.2: 4 RTOs, 6 segments in 5s, held 1s, quiet 0.1s")
         XCTAssertEqual(evidenceText(firing), [
-            "backoff=4", "blocked=1", "blocked_for=1", "blocked_fraction=0.2", "cgroup_id=77", "comm=trainer",
+            "backoff=4", "blocked=1", "blocked_1s=1", "blocked_for=1", "blocked_fraction=0.2", "cgroup_id=77", "comm=trainer",
             "connections=1", "failed=0", "held=1", "peer=10.0.0.2",
             "peer_waiters=1", "pid=100", "quiet=0.1", "retransmit_rate=1.2", "retransmits=6", "rtos=4", "window=5",
         ])
@@ -371,28 +371,40 @@ final class GraphRuleTests: XCTestCase {
             message: "{stalled_waiters} of {waiters} processes stalled on {peer}, {rtos} RTOs, {retransmits} segments"
         """
         let harness = try EngineHarness(yaml)
-        harness.feedSorted([
-            rto(pid: 100, at: 1000, cookie: 100, peer: 9),
-            rto(pid: 104, at: 1000, cookie: 104, peer: 8),
-            retransmit(pid: 103, at: 1050, cookie: 103, peer: 9),
-            rto(pid: 101, at: 1100, cookie: 101, peer: 9),
-            retransmit(pid: 103, at: 1150, cookie: 103, peer: 9),
-            rto(pid: 102, at: 1200, cookie: 102, peer: 9),
-        ])
+        // An RTO of 200 ms dates each spell one RTO back; the sockets
+        // leave Loss at 2 s.
+        func timedRTO(pid: UInt32, at milliseconds: UInt64, peer: UInt8) -> ProbeEvent {
+            var event = rto(pid: pid, at: milliseconds, cookie: UInt64(pid), peer: peer)
+            event.retransmitTimeoutMicroseconds = 200_000
+            return event
+        }
+        var events = [
+            timedRTO(pid: 100, at: 1000, peer: 9), timedRTO(pid: 104, at: 1000, peer: 8),
+            retransmit(pid: 103, at: 1050, cookie: 103, peer: 9), timedRTO(pid: 101, at: 1100, peer: 9),
+            retransmit(pid: 103, at: 1150, cookie: 103, peer: 9), timedRTO(pid: 102, at: 1200, peer: 9),
+        ]
+        events += [100, 101, 102, 104].map { (pid: UInt32) in
+            congestion(pid: pid, at: 2000, cookie: UInt64(pid), peer: pid == 104 ? 8 : 9, to: .open, from: .loss)
+        }
+        harness.feedSorted(events)
         harness.run(until: 8000)
+        // Stalled: blocked 600 ms or more of the last second. At the 1.5 s
+        // tick pids 100 (since 0.8 s) and 101 (0.9 s); 102 (1.0 s) from
+        // the 1.75 s tick. The spells end at 2.0 s; at the 2.5 s tick the
+        // last second's buckets (from 1.55 s) hold 450 ms of each: resolved.
         XCTAssertEqual(harness.summary(), [
-            "1250 firing fan-in peer-10.0.0.9 value=3",
-            "6000 resolved fan-in peer-10.0.0.9 value=0",
+            "1500 firing fan-in peer-10.0.0.9 value=2",
+            "2500 resolved fan-in peer-10.0.0.9 value=0",
         ])
-        XCTAssertEqual(harness.alerts[0].message, "3 of 4 processes stalled on 10.0.0.9, 3 RTOs, 5 segments")
+        XCTAssertEqual(harness.alerts[0].message, "2 of 4 processes stalled on 10.0.0.9, 3 RTOs, 5 segments")
         XCTAssertEqual(harness.alerts[0].pid, 0)
-        // Three RTO spells in progress; the longest began at 1000 ms (no RTO
-        // known: at the retransmission itself): 250 ms at the 1250 ms tick.
+        // Three spells in progress (103 retransmits without RTO or RTT: no
+        // spell); the longest began at 0.8 s.
         XCTAssertEqual(evidenceText(harness.alerts[0]), [
-            "blocked_for=0.25", "blocked_waiters=3", "peer=10.0.0.9", "retransmit_rate=1", "retransmits=5", "rtos=3",
-            "stalled_waiters=3", "waiters=4", "window=5",
+            "blocked_for=0.7", "blocked_waiters=3", "peer=10.0.0.9", "retransmit_rate=1", "retransmits=5", "rtos=3",
+            "stalled_waiters=2", "waiters=4", "window=5",
         ])
-        XCTAssertEqual(harness.alerts[1].message, "0 of 4 processes stalled on 10.0.0.9, 0 RTOs, 0 segments")
+        XCTAssertEqual(harness.alerts[1].message, "0 of 4 processes stalled on 10.0.0.9, 3 RTOs, 5 segments")
     }
 
     static let storm = """

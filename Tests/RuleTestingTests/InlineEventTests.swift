@@ -107,7 +107,7 @@ final class InlineEventTests: XCTestCase {
     }
 
     func testInlineEventsGoThroughThePipelineOnItsTicks() throws {
-        // An event rule fires at the event; a graph rule on the 250ms ticks,
+        // An event rule fires at the event; a graph rule on the 100ms ticks,
         // which run before the events of the same moment.
         let loaded = try loadTestFile("""
         tests:
@@ -119,13 +119,13 @@ final class InlineEventTests: XCTestCase {
         """)
         let result = TestRunner.run(loaded.file.tests[0], in: loaded)
         let stalled = result.alerts.filter { $0.alert.rule == "stalled" }
-        // The 0.5s tick sees two RTOs (not the one at 0.5s), held 500ms:
-        // fires at 1s. It resolves on a tick, after the RTOs have left the
-        // 5s window.
+        // The 0.3s tick sees two RTOs (at 0s and 0.25s), held 500ms: fires
+        // at 0.8s. It resolves on a tick, after the RTOs have left the 5s
+        // window.
         XCTAssertEqual(stalled.map(\.alert.state), [.firing, .resolved])
-        XCTAssertEqual(stalled.first?.time, 1_000_000_000)
+        XCTAssertEqual(stalled.first?.time, 800_000_000)
         let resolved = stalled.last?.time ?? 0
-        XCTAssertTrue(resolved > 6_500_000_000 && resolved % 250_000_000 == 0, "resolved at \(resolved)")
+        XCTAssertTrue(resolved > 6_500_000_000 && resolved % 100_000_000 == 0, "resolved at \(resolved)")
         XCTAssertEqual(result.alerts.first { $0.alert.rule == "rto-seen" }?.time, 0)
     }
 }
