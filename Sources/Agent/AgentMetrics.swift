@@ -298,7 +298,7 @@ public struct AgentMetrics {
                                 dropReasonNames: [UInt32: String], health: AgentHealth, into text: inout MetricsText) {
         let traffic = counters.traffic
         let all = traffic.all
-        renderProcesses(all: all, totals: totals, into: &text)
+        renderProcesses(all: all, totals: totals, blocked: graph.blockedNanosecondsByProcess, into: &text)
         renderCgroups(traffic: traffic, all: all, into: &text)
 
         text.family("ark_probe_kernel_drops_by_reason_total", .counter,
@@ -327,7 +327,8 @@ public struct AgentMetrics {
         renderHealth(health, outputLag: counters.outputLag, into: &text)
     }
 
-    private mutating func renderProcesses(all: TrafficCounts, totals: ProcessTotals, into text: inout MetricsText) {
+    private mutating func renderProcesses(all: TrafficCounts, totals: ProcessTotals, blocked: [UInt32: UInt64],
+                                          into text: inout MetricsText) {
         let entries = totals.entries
         let exported = processes.select(entries.map { ($0.key, TrafficCounts($0.value).activity) })
         var series: [(labels: [(String, String)], counts: TrafficCounts)] = []
@@ -341,6 +342,18 @@ public struct AgentMetrics {
         series.append(([("pid", "other")], all - exportedSum))
         Self.renderTraffic(series, scope: "", what: "process (pid=\"other\": every process without a series)",
                            into: &text)
+
+        let name = "ark_probe_blocked_seconds_total"
+        text.family(name, .counter, help: "Time a process's connections waited on loss recovery without progress, "
+                    + "counted as each spell ends, by process (pid=\"other\": every process without a series).")
+        var exportedBlocked: UInt64 = 0
+        for (index, pid) in exported.enumerated() {
+            let nanoseconds = blocked[pid] ?? 0
+            exportedBlocked += nanoseconds
+            text.sample(name, labels: series[index].labels, nanoseconds: nanoseconds)
+        }
+        let allBlocked = blocked.values.reduce(0, +)
+        text.sample(name, labels: [("pid", "other")], nanoseconds: allBlocked - min(allBlocked, exportedBlocked))
     }
 
     private mutating func renderCgroups(traffic: TrafficCounters, all: TrafficCounts, into text: inout MetricsText) {

@@ -58,6 +58,13 @@ public struct MetricsText: Sendable {
         bytes.append(UInt8(ascii: "\n"))
     }
 
+    /// A sample of seconds given in nanoseconds (written without floating point).
+    public mutating func sample(_ name: String, labels: [(String, String)], nanoseconds: UInt64) {
+        begin(name, labels)
+        appendSeconds(nanoseconds: nanoseconds)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
     /// A histogram's `_bucket`, `_sum` and `_count` samples. No floating
     /// point: the bounds were formatted when the histogram was made, and
     /// the sum is written from its nanoseconds. (A scrape in the agent must

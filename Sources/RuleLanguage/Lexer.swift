@@ -2,7 +2,12 @@
 /// (9007199254740992) so that every integer literal is exact. Strings take
 /// the escapes `\" \' \\ \n \t` and end on the line they start.
 struct Lexer {
-    static let durationUnits: [String: Double] = ["ms": 0.001, "s": 1, "m": 60, "h": 3600]
+    /// Seconds per unit as a fraction: `700ms` is 700 / 1000, the double
+    /// nearest 0.7, where 700 × 0.001 would be 0.7000000000000001 and
+    /// `blocked_1s >= 700ms` would miss a blocked time of exactly 0.7 s.
+    static let durationUnits: [String: (multiplier: Double, divisor: Double)] = [
+        "ms": (1, 1000), "s": (1, 1), "m": (60, 1), "h": (3600, 1),
+    ]
 
     let source: ExpressionSource
     private var index: Int
@@ -110,7 +115,7 @@ struct Lexer {
         guard let seconds = Lexer.durationUnits[unit] else {
             throw source.error(at: unitStart, "unknown unit '\(abbreviated(unit))' after \(text); a duration is written like 500ms, 30s, 5m or 1h")
         }
-        return .duration(value * seconds)
+        return .duration(value * seconds.multiplier / seconds.divisor)
     }
 
     /// A name, with dotted parts: `edge.rate`.

@@ -4,8 +4,8 @@ import ProbeEvents
 /// out, waited on loss recovery and made no forward progress.
 ///
 /// A spell is dated from kernel facts carried by the events:
-/// - an RTO retransmission: the timer ran one RTO without any progress, so
-///   the spell began one RTO before it (a SYN waits one RTO, 1 s). It lasts
+/// - an RTO retransmission: the timer ran one (backed-off) RTO without any
+///   progress, so the spell began that long before it (a SYN: 1 s, doubling). It lasts
 ///   while the socket is in Loss: leaving Loss means the retransmission was
 ///   acknowledged. Without the congestion-state hook, it ends once the
 ///   retransmit timer would have fired again and did not: the last
@@ -48,10 +48,12 @@ struct ConnectionBlocking: Sendable {
         switch event.cause {
         case .rto, .syn, .synAck:
             lastRetransmit = now
-            // The timer fires next after twice this wait (icsk_backoff is
-            // raised after the tracepoint).
+            // The tracepoint reports the base RTO and icsk_backoff before
+            // the kernel raises it: the wait that just ended was RTO << backoff
+            // and the next is twice that.
+            let waited = rto << UInt64(min(event.backoff, 16))
             nextTimerNanoseconds = timer << UInt64(min(event.backoff + 1, 16))
-            let start = max(now > rto ? now - rto : 0, lastEnd)
+            let start = max(now > waited ? now - waited : 0, lastEnd)
             let moved = since.map { start < $0 } ?? true
             since = min(since ?? start, start)
             repairedBy = nil
@@ -188,13 +190,16 @@ struct EdgeBlocking: Sendable {
         }
     }
 
-    mutating func connection(_ key: UInt64, unblockedAt end: UInt64) {
-        guard blocked.remove(key) != nil, blocked.isEmpty, let from = uncountedFrom else { return }
+    /// Returns the nanoseconds this adds to the edge's blocked time.
+    @discardableResult
+    mutating func connection(_ key: UInt64, unblockedAt end: UInt64) -> UInt64 {
+        guard blocked.remove(key) != nil, blocked.isEmpty, let from = uncountedFrom else { return 0 }
         uncountedFrom = nil
         let spellEnd = max(end, from)
         window.count(from: from, to: spellEnd)
         lastSecond.count(from: from, to: spellEnd)
         lastSpell = BlockedSpell(start: spellStart, end: spellEnd)
+        return spellEnd - from
     }
 
     /// Nanoseconds blocked within the graph's window ending at `time`.

@@ -46,6 +46,9 @@ public struct StateGraph: Sendable {
     public private(set) var now: UInt64 = 0
     public private(set) var evictedProcesses: UInt64 = 0
     public private(set) var evictedConnections: UInt64 = 0
+    /// Blocked time of each process's network edge, summed as spells end
+    /// (a counter: it never goes back). Bounded like the processes.
+    public private(set) var blockedNanosecondsByProcess: [UInt32: UInt64] = [:]
     /// Time and retransmit total of each edge's last emitted change.
     private var emitted: [EdgeKey: (time: UInt64, retransmits: UInt64, timeouts: UInt64, blocked: Bool)] = [:]
 
@@ -240,9 +243,20 @@ public struct StateGraph: Sendable {
         }
     }
 
+    /// Bounded like the graph: when full, totals of processes that left it go.
+    private mutating func addBlockedTime(_ nanoseconds: UInt64, of pid: UInt32) {
+        if blockedNanosecondsByProcess[pid] == nil && blockedNanosecondsByProcess.count >= configuration.maximumProcesses {
+            blockedNanosecondsByProcess = blockedNanosecondsByProcess.filter { processes[$0.key] != nil }
+            guard blockedNanosecondsByProcess.count < configuration.maximumProcesses else { return }
+        }
+        blockedNanosecondsByProcess[pid, default: 0] += nanoseconds
+    }
+
     /// A connection's spell ended: its process's edges learn it.
     private mutating func unblock(_ connection: ConnectionNode, key: UInt64, at end: UInt64) {
-        processes[connection.pid]?.network?.blocking.connection(key, unblockedAt: end)
+        if let counted = processes[connection.pid]?.network?.blocking.connection(key, unblockedAt: end), counted > 0 {
+            addBlockedTime(counted, of: connection.pid)
+        }
         processes[connection.pid]?.peers[connection.connection.remoteAddress]?.blocking.connection(key, unblockedAt: end)
     }
 

@@ -22,11 +22,14 @@ final class AgentMetricsTests: XCTestCase {
     struct State {
         var counters = EventCounters()
         var totals = ProcessTotals()
+        var graph = StateGraph()
 
         mutating func add(_ events: [ProbeEvent]) {
+            var changes: [GraphChange] = []
             for event in events {
                 counters.count(event)
                 totals.add(event)
+                graph.apply(event, changes: &changes)
             }
         }
     }
@@ -38,9 +41,31 @@ final class AgentMetricsTests: XCTestCase {
 
     func render(_ metrics: inout AgentMetrics, _ state: State) -> String {
         var text = MetricsText()
-        metrics.render(counters: state.counters, totals: state.totals, graph: StateGraph(),
+        metrics.render(counters: state.counters, totals: state.totals, graph: state.graph,
                        dropReasonNames: [2: "NOT_SPECIFIED", 3: "NO_SOCKET"], health: health, into: &text)
         return text.text
+    }
+
+    /// An RTO (RTO 200 ms) at 1 s whose socket leaves Loss at 1.3 s: 0.5 s
+    /// blocked, counted when the spell ends, never while it runs.
+    func testBlockedTimeIsCountedPerProcessAsSpellsEnd() throws {
+        var metrics = AgentMetrics(options: MetricsOptions(), rules: nil, info: [])
+        var state = State()
+        var timeout = ProbeEvent(kind: .retransmit, monotonicNanoseconds: 1_000_000_000,
+                                 owner: SocketOwner(pid: 30, command: Command("app30")), socketCookie: 5, segments: 1,
+                                 cause: .rto, congestionState: .loss)
+        timeout.retransmitTimeoutMicroseconds = 200_000
+        state.add([timeout])
+        func blocked() -> [String] {
+            render(&metrics, state).split(separator: "\n").map(String.init).filter { $0.hasPrefix("ark_probe_blocked_seconds_total") }
+        }
+        XCTAssertEqual(blocked(), [#"ark_probe_blocked_seconds_total{pid="30",comm="app30"} 0"#,
+                                   #"ark_probe_blocked_seconds_total{pid="other"} 0"#])
+        state.add([ProbeEvent(kind: .congestionState, monotonicNanoseconds: 1_300_000_000,
+                              owner: SocketOwner(pid: 30, command: Command("app30")), socketCookie: 5,
+                              congestionState: .open, previousCongestionState: .loss)])
+        XCTAssertEqual(blocked(), [#"ark_probe_blocked_seconds_total{pid="30",comm="app30"} 0.5"#,
+                                   #"ark_probe_blocked_seconds_total{pid="other"} 0"#])
     }
 
     func testExpositionOfAKnownState() throws {
@@ -90,6 +115,10 @@ final class AgentMetricsTests: XCTestCase {
             # TYPE ark_probe_kernel_drops_total counter
             ark_probe_kernel_drops_total{pid="20",comm="app20"} 1
             ark_probe_kernel_drops_total{pid="other"} 1
+            # HELP ark_probe_blocked_seconds_total Time a process's connections waited on loss recovery without progress, counted as each spell ends, by process (pid="other": every process without a series).
+            # TYPE ark_probe_blocked_seconds_total counter
+            ark_probe_blocked_seconds_total{pid="20",comm="app20"} 0
+            ark_probe_blocked_seconds_total{pid="other"} 0
             # HELP ark_probe_cgroup_retransmitted_segments_total TCP segments retransmitted (sent), by socket cgroup v2 id (0: none recorded).
             # TYPE ark_probe_cgroup_retransmitted_segments_total counter
             ark_probe_cgroup_retransmitted_segments_total{cgroup_id="200"} 1
@@ -112,8 +141,8 @@ final class AgentMetricsTests: XCTestCase {
             ark_probe_kernel_drops_by_reason_total{reason="other"} 1
             # HELP ark_probe_waits_on_edges WaitsOn edges in the state graph now, by target.
             # TYPE ark_probe_waits_on_edges gauge
-            ark_probe_waits_on_edges{target="network"} 0
-            ark_probe_waits_on_edges{target="peer"} 0
+            ark_probe_waits_on_edges{target="network"} 2
+            ark_probe_waits_on_edges{target="peer"} 2
             # HELP ark_probe_alerts_firing Alerts firing now, by rule.
             # TYPE ark_probe_alerts_firing gauge
             ark_probe_alerts_firing{rule="stalled",severity="critical"} 1

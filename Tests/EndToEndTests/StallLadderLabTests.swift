@@ -8,9 +8,16 @@
 // worker's healthy rate and asserts:
 // - a critical page within 1 s of the onset for every worker slowed 3x or
 //   more (one still paged from the previous phase counts at 0 ms);
-// - no critical page for a worker still at two thirds of its healthy rate;
+// - no critical page for a worker still at half its healthy rate or better
+//   over the second the page is about (a page says "stalled now": moderate
+//   loss can stall a worker for that second and leave its phase average
+//   near its healthy rate, which the table shows);
 // - every alert on a worker resolved within 3 s of its progress returning;
 // - the bystander never named, and no kernel-drop-spike while healthy.
+// The workers use CUBIC, Linux's default: after heavy loss BBR (this host's
+// default) can pace a flow at a few hundred kbit/s for seconds, a slowdown
+// without any wait on loss recovery, which blocked time does not count (see
+// README) and which would spill one phase's slowdown into the next.
 // ARK_STALL_LAB_TRACE=FILE keeps the agent's lines (and FILE.progress the
 // phases and the workers' reports) for tuning rules with `ark-probe replay`.
 
@@ -77,7 +84,7 @@ final class StallLadderLabTests: XCTestCase {
             let process = try lab.spawn(inSender: true, ["train", "--to", lab.receiverIPv4, "--port", String(port),
                                                          "--chunk", String(chunk), "--seconds", String(Int(total)),
                                                          "--report-every", "50",
-                                                         "--compute-ms", "10"])
+                                                         "--compute-ms", "10", "--congestion", "cubic"])
             return Progress(pid: try XCTUnwrap(process.readJSON(timeout: 10).int("pid")), process: process)
         }
         let workers = [try worker(lossyPort), try worker(lossyPort), try worker(lossyPort)]
@@ -116,7 +123,10 @@ final class StallLadderLabTests: XCTestCase {
         }
         let alerts = lines.filter { $0.eventType == "alert" }
 
-        var table = "phase         worker  healthy/s  phase/s  slowdown  critical(ms after onset)  resolved(ms after progress)\n"
+        func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+        }
+        var table = "phase          worker  healthy/s  phase/s  slowdown  page ms  rate before page  resolved ms  alerts\n"
         var failures: [String] = []
         for (phase, onset, cleared) in windows {
             let next = cleared + Int(healthySeconds * 1000)
@@ -131,20 +141,27 @@ final class StallLadderLabTests: XCTestCase {
                     $0.pid == worker.pid && $0.string("severity") == "critical" && ($0.int("ts") ?? 0) < onset
                 }?.string("state") == "firing"
                 let paged = pagedBefore ? 0 : critical.map { $0.int("ts")! - onset }
+                // A page says the worker is stalled now: its progress over
+                // the second the alert's evidence covers is the truth.
+                let pageTime = critical?.int("ts") ?? 0
+                let rateBeforePage = critical == nil ? nil : worker.rate(from: pageTime - 1000, to: pageTime) / healthy
                 let back = worker.progress(after: cleared) ?? next
                 let firing = Set(own.filter { $0.string("state") == "firing" }.map { "\($0.string("rule")!) \($0.string("entity_id")!)" })
                 let resolved = own.filter { $0.string("state") == "resolved" }
                 let lastResolved = resolved.map { $0.int("ts")! - back }.max()
-                table += String(format: "%-13@ %6d  %9.1f  %7.1f  %8@  %24@  %@\n", phase.name as NSString, worker.pid,
-                                healthy, rate, (slowdown.isFinite ? String(format: "%.1fx", slowdown) : "stalled") as NSString,
-                                (paged.map { "\($0)" } ?? "-") as NSString,
-                                (firing.isEmpty ? "-" : "\(lastResolved.map { "\($0)" } ?? "never") (\(firing.sorted().joined(separator: ", ")))") as NSString)
+                let names = firing.map { $0.split(separator: " ")[0] }.sorted().joined(separator: ", ")
+                table += pad(phase.name, 12) + pad(String(worker.pid), 9) + pad(String(format: "%.1f", healthy), 11)
+                    + pad(String(format: "%.1f", rate), 9) + pad(slowdown.isFinite ? String(format: "%.1fx", slowdown) : "stalled", 10)
+                    + pad(paged.map { String($0) } ?? "-", 9)
+                    + pad(rateBeforePage.map { String(format: "%.0f %%", $0 * 100) } ?? "-", 18)
+                    + pad(firing.isEmpty ? "-" : lastResolved.map { String($0) } ?? "never", 13) + "  " + (names.isEmpty ? "-" : names) + "\n"
                 if slowdown >= 3 {
                     if let paged { if paged > 1000 { failures.append("\(phase.name) pid \(worker.pid): paged \(paged) ms after the onset") } }
                     else { failures.append("\(phase.name) pid \(worker.pid): slowed \(slowdown)x, no critical page") }
                 }
-                if slowdown <= 1.5, let paged {
-                    failures.append("\(phase.name) pid \(worker.pid): critical page at +\(paged) ms for a \(slowdown)x slowdown")
+                if let rateBeforePage, rateBeforePage > 0.5 {
+                    failures.append("\(phase.name) pid \(worker.pid): critical page at +\(paged ?? 0) ms while it ran at "
+                                    + "\(Int(rateBeforePage * 100)) % of its healthy rate")
                 }
                 for entity in firing {
                     let end = resolved.first { "\($0.string("rule")!) \($0.string("entity_id")!)" == entity }?.int("ts")

@@ -2,7 +2,8 @@
 // for the receiver's one-byte acknowledgement (sink --ack-every CHUNK),
 // repeat for S seconds. A collective operation stalls the same way when the
 // fabric drops packets. --compute-ms MS sleeps that long before each send,
-// as a rank computes before its all-reduce. With --report-every MS it prints its progress (steps
+// as a rank computes before its all-reduce. --congestion NAME picks the
+// socket's congestion control (TCP_CONGESTION). With --report-every MS it prints its progress (steps
 // so far, at wall-clock milliseconds) after the first step that ends at least
 // MS after the last report: a stalled worker goes quiet, as its rate does.
 
@@ -12,7 +13,7 @@ import Glibc
 
 func runTrain(_ args: ArraySlice<String>) -> Never {
     let role = "train"
-    let opts = parseOptions(args, role: role, valued: ["to", "port", "chunk", "seconds", "report-every", "compute-ms"], flags: [])
+    let opts = parseOptions(args, role: role, valued: ["to", "port", "chunk", "seconds", "report-every", "compute-ms", "congestion"], flags: [])
     guard let host = opts.string("to") else { fail(role, "--to is required", code: 2) }
     guard let port = opts.int("port", role: role) else { fail(role, "--port is required", code: 2) }
     guard let chunk = opts.int("chunk", role: role), chunk > 0 else { fail(role, "--chunk BYTES is required", code: 2) }
@@ -24,6 +25,10 @@ func runTrain(_ args: ArraySlice<String>) -> Never {
 
     let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { fail(role, "socket: \(errnoText())") }
+    if let congestion = opts.string("congestion") {
+        let set = congestion.withCString { setsockopt(fd, Int32(IPPROTO_TCP), 13 /* TCP_CONGESTION */, $0, socklen_t(strlen($0))) }
+        guard set == 0 else { fail(role, "TCP_CONGESTION \(congestion): \(errnoText())", code: 2) }
+    }
     let connected = address.withSockaddr { connect(fd, $0, $1) }
     guard connected == 0 else { fail(role, "connect to \(host) port \(port): \(errnoText())") }
     let pid = Int(getpid())

@@ -373,8 +373,9 @@ final class GraphRuleTests: XCTestCase {
         let harness = try EngineHarness(yaml)
         // An RTO of 200 ms dates each spell one RTO back; the sockets
         // leave Loss at 2 s.
-        func timedRTO(pid: UInt32, at milliseconds: UInt64, peer: UInt8) -> ProbeEvent {
-            var event = rto(pid: pid, at: milliseconds, cookie: UInt64(pid), peer: peer)
+        // The retransmission is lost again: a second RTO 400 ms later.
+        func timedRTO(pid: UInt32, at milliseconds: UInt64, peer: UInt8, backoff: UInt8 = 0) -> ProbeEvent {
+            var event = rto(pid: pid, at: milliseconds, cookie: UInt64(pid), peer: peer, backoff: backoff)
             event.retransmitTimeoutMicroseconds = 200_000
             return event
         }
@@ -382,6 +383,8 @@ final class GraphRuleTests: XCTestCase {
             timedRTO(pid: 100, at: 1000, peer: 9), timedRTO(pid: 104, at: 1000, peer: 8),
             retransmit(pid: 103, at: 1050, cookie: 103, peer: 9), timedRTO(pid: 101, at: 1100, peer: 9),
             retransmit(pid: 103, at: 1150, cookie: 103, peer: 9), timedRTO(pid: 102, at: 1200, peer: 9),
+            timedRTO(pid: 100, at: 1400, peer: 9, backoff: 1), timedRTO(pid: 104, at: 1400, peer: 8, backoff: 1),
+            timedRTO(pid: 101, at: 1500, peer: 9, backoff: 1), timedRTO(pid: 102, at: 1600, peer: 9, backoff: 1),
         ]
         events += [100, 101, 102, 104].map { (pid: UInt32) in
             congestion(pid: pid, at: 2000, cookie: UInt64(pid), peer: pid == 104 ? 8 : 9, to: .open, from: .loss)
@@ -389,22 +392,24 @@ final class GraphRuleTests: XCTestCase {
         harness.feedSorted(events)
         harness.run(until: 8000)
         // Stalled: blocked 600 ms or more of the last second. At the 1.5 s
-        // tick pids 100 (since 0.8 s) and 101 (0.9 s); 102 (1.0 s) from
-        // the 1.75 s tick. The spells end at 2.0 s; at the 2.5 s tick the
-        // last second's buckets (from 1.55 s) hold 450 ms of each: resolved.
+        // tick pids 100 (since 0.8 s) and 101 (0.9 s); 102 (1.0 s) from the
+        // 1.75 s tick. The spells end at 2.0 s; at the 2.5 s tick the last
+        // second's buckets (from 1.55 s) hold 450 ms of each: resolved.
         XCTAssertEqual(harness.summary(), [
             "1500 firing fan-in peer-10.0.0.9 value=2",
             "2500 resolved fan-in peer-10.0.0.9 value=0",
         ])
-        XCTAssertEqual(harness.alerts[0].message, "2 of 4 processes stalled on 10.0.0.9, 3 RTOs, 5 segments")
+        // At the 1.5 s tick: the first RTOs and 100's second (101's second at
+        // 1.5 s comes after the tick).
+        XCTAssertEqual(harness.alerts[0].message, "2 of 4 processes stalled on 10.0.0.9, 4 RTOs, 6 segments")
         XCTAssertEqual(harness.alerts[0].pid, 0)
         // Three spells in progress (103 retransmits without RTO or RTT: no
         // spell); the longest began at 0.8 s.
         XCTAssertEqual(evidenceText(harness.alerts[0]), [
-            "blocked_for=0.7", "blocked_waiters=3", "peer=10.0.0.9", "retransmit_rate=1", "retransmits=5", "rtos=3",
+            "blocked_for=0.7", "blocked_waiters=3", "peer=10.0.0.9", "retransmit_rate=1.2", "retransmits=6", "rtos=4",
             "stalled_waiters=2", "waiters=4", "window=5",
         ])
-        XCTAssertEqual(harness.alerts[1].message, "0 of 4 processes stalled on 10.0.0.9, 3 RTOs, 5 segments")
+        XCTAssertEqual(harness.alerts[1].message, "0 of 4 processes stalled on 10.0.0.9, 6 RTOs, 8 segments")
     }
 
     static let storm = """

@@ -13,6 +13,9 @@ final class LexerTests: XCTestCase {
             ("3.25", [.number(3.25)]),
             ("007", [.number(7)]),
             ("500ms", [.duration(0.5)]),
+            // The double nearest 0.7 (700 × 0.001 is 0.7000000000000001).
+            ("700ms", [.duration(0.7)]),
+            ("300ms", [.duration(0.3)]),
             ("30s", [.duration(30)]),
             ("2m", [.duration(120)]),
             ("1h", [.duration(3600)]),
