@@ -85,7 +85,9 @@ struct ark_record {
 	                         process exit: the task's exit_code */
 	__u8 cause;           /* retransmit: enum ark_retransmit_cause */
 	__u8 ca_state;        /* TCP_CA_* now; cong_state: the new state */
-	__u8 old_ca_state;    /* cong_state: the previous state */
+	__u8 old_ca_state;    /* cong_state: the previous state; retransmit:
+	                         packets in flight (tp->packets_out, at most
+	                         255), which sets a tail-loss probe's wait */
 	__u8 backoff;         /* icsk_backoff: RTO exponent */
 	/* retransmit, cong_state: the socket's timing, to date a stall. */
 	__u32 srtt_us;        /* smoothed RTT (tp->srtt_us >> 3) */

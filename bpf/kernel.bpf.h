@@ -147,6 +147,7 @@ struct inet_connection_sock {
 struct tcp_sock {
 	__u32 srtt_us;
 	__u32 rttvar_us;
+	__u32 packets_out;
 };
 
 struct net_device {

@@ -33,6 +33,7 @@ static __always_inline struct ark_record *retransmit_record(struct sock *sk, str
 	const struct inet_connection_sock *icsk = (const void *)sk;
 	const struct tcp_skb_cb *cb = (const void *)&skb->cb;
 	struct ark_record *record;
+	__u32 packets_out;
 	__u16 segments;
 
 	record = reserve_record(ARK_RECORD_RETRANSMIT);
@@ -45,6 +46,8 @@ static __always_inline struct ark_record *retransmit_record(struct sock *sk, str
 	record->error = err;
 	record->ca_state = BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
 	record->backoff = BPF_CORE_READ(icsk, icsk_backoff);
+	packets_out = BPF_CORE_READ((const struct tcp_sock *)sk, packets_out);
+	record->old_ca_state = packets_out > 255 ? 255 : packets_out;
 	record->cause = retransmit_cause(sk, skb, record->ca_state);
 	fill_timing(record, sk);
 	return record;

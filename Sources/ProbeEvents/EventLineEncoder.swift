@@ -147,6 +147,8 @@ public struct EventLineEncoder {
             line.put(",\"backoff\":")
             line.putDecimal(UInt64(event.backoff))
             Self.putTiming(event, into: &line)
+            line.put(",\"packets_out\":")
+            line.putDecimal(UInt64(event.packetsOut))
             if event.error != 0 {
                 line.put(",\"error\":")
                 line.appendString(ErrorNumber.name(event.error))

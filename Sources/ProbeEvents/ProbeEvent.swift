@@ -38,6 +38,9 @@ public struct ProbeEvent: Equatable, Sendable {
     /// as in traces recorded before they were).
     public var smoothedRTTMicroseconds: UInt32 = 0
     public var retransmitTimeoutMicroseconds: UInt32 = 0
+    /// Retransmits: packets in flight (tp->packets_out, at most 255; 0:
+    /// unknown). A tail-loss probe waits 200 ms longer with one.
+    public var packetsOut: UInt8 = 0
     /// Drops: the kernel's `enum skb_drop_reason` value; process exits:
     /// the task's exit_code (wait status).
     public var dropReason: UInt32
@@ -81,12 +84,14 @@ public struct ProbeEvent: Equatable, Sendable {
             error: record.pointee.error,
             cause: RetransmitCause(rawValue: record.pointee.cause) ?? .unknown,
             congestionState: CongestionState(rawValue: record.pointee.ca_state) ?? .open,
-            previousCongestionState: CongestionState(rawValue: record.pointee.old_ca_state) ?? .open,
+            previousCongestionState: kind == .congestionState
+                ? CongestionState(rawValue: record.pointee.old_ca_state) ?? .open : .open,
             backoff: record.pointee.backoff,
             dropReason: record.pointee.drop_reason
         )
         smoothedRTTMicroseconds = record.pointee.srtt_us
         retransmitTimeoutMicroseconds = record.pointee.rto_us
+        if kind == .retransmit || kind == .synAckRetransmit { packetsOut = record.pointee.old_ca_state }
     }
 
     /// A retransmission that put segments on the wire (what TCP_INFO's

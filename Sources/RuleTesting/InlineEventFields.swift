@@ -67,6 +67,9 @@ extension InlineEventParser {
         if let rto = keys.number("rto_us", in: 0...UInt32.max, diagnostics: &diagnostics) {
             event.retransmitTimeoutMicroseconds = rto
         }
+        if let packets = keys.number("packets_out", in: 0...UInt8.max, diagnostics: &diagnostics) {
+            event.packetsOut = packets
+        }
         if typeName == "transport.retransmit_failed" {
             event.error = -(keys.read("error", diagnostics: &diagnostics, readErrorNumber) ?? 16)
         }

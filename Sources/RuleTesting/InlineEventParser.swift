@@ -20,7 +20,7 @@ struct InlineEventParser {
     static let timingKeys = ["at", "every", "until", "count", "type"]
     static let ownerKeys = ["pid", "tid", "uid", "cgroup_id", "comm"]
     static let connectionKeys = ["saddr", "daddr", "sport", "dport", "tcp_state", "cookie", "netns"]
-    static let retransmitKeys = ["segments", "cause", "ca_state", "backoff", "srtt_us", "rto_us"]
+    static let retransmitKeys = ["segments", "cause", "ca_state", "backoff", "srtt_us", "rto_us", "packets_out"]
 
     /// The keys each event type takes besides the timing ones.
     static let keysByType: [(type: String, kind: ProbeEvent.Kind, keys: [String])] = [

@@ -15,7 +15,10 @@ import ProbeEvents
 ///   side of it (shorter if the socket leaves Recovery sooner). Recovery
 ///   itself is not a stall: new data keeps flowing at a reduced rate;
 /// - tail-loss probes and other retransmissions start none: if the tail
-///   was lost, the RTO that follows does.
+///   was lost, the RTO that follows does. An RTO that fires one RTO after
+///   a probe (its timer was armed by the probe and no ACK moved it) reaches
+///   back to the probe's own wait: 2 × srtt, plus 200 ms with one packet in
+///   flight or 2 jiffies with more, and never more than one RTO.
 struct BlockedSpell: Sendable, Equatable {
     var start: UInt64
     var end: UInt64
@@ -32,9 +35,13 @@ struct ConnectionBlocking: Sendable {
     private var smoothedRTT: UInt64 = 0
     /// End of the last spell: a new one never reaches back before it.
     private var lastEnd: UInt64 = 0
+    /// The last tail-loss probe: when it left and when its wait began.
+    private var probe: (sent: UInt64, waitedSince: UInt64)?
     private var lastSecond = BlockedWindow(seconds: 1)
     /// TCP_RTO_MIN.
     static let minimumRTONanoseconds: UInt64 = 200_000_000
+    /// Timers run on jiffies (4 ms at HZ=250) and a little late.
+    static let timerSlackNanoseconds: UInt64 = 20_000_000
 
     /// Folds in a retransmission; true if it opened a spell or moved its
     /// start back (an RTO in what looked like a fast repair).
@@ -53,7 +60,12 @@ struct ConnectionBlocking: Sendable {
             // and the next is twice that.
             let waited = rto << UInt64(min(event.backoff, 16))
             nextTimerNanoseconds = timer << UInt64(min(event.backoff + 1, 16))
-            let start = max(now > waited ? now - waited : 0, lastEnd)
+            var start = now > waited ? now - waited : 0
+            if let probe, probe.sent <= now, now - probe.sent <= waited + Self.timerSlackNanoseconds {
+                start = min(start, probe.waitedSince)
+            }
+            probe = nil
+            start = max(start, lastEnd)
             let moved = since.map { start < $0 } ?? true
             since = min(since ?? start, start)
             repairedBy = nil
@@ -70,7 +82,14 @@ struct ConnectionBlocking: Sendable {
             // nothing else): the spell ends one RTT on, as a repair does.
             repairedBy = max(repairedBy ?? 0, now + smoothedRTT)
             return false
-        case .tailLossProbe, .other, .unknown:
+        case .tailLossProbe:
+            // tcp_schedule_loss_probe(). With packets in flight unknown (a
+            // trace recorded before packets_out), the shorter wait.
+            let extra = event.packetsOut == 1 ? Self.minimumRTONanoseconds : Self.timerSlackNanoseconds / 2
+            let wait = min(2 * smoothedRTT + extra, rto)
+            probe = (now, now > wait ? now - wait : 0)
+            return false
+        case .other, .unknown:
             return false
         }
     }

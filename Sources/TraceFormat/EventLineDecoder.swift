@@ -43,6 +43,7 @@ enum EventLineDecoder {
             event.congestionState = try line["ca_state"]?.named() ?? .open
             event.backoff = try line["backoff"]?.integer() ?? 0
             try decodeTiming(in: line, into: &event)
+            event.packetsOut = try line["packets_out"]?.integer() ?? 0
             if eventType == failedRetransmit { event.error = try failure(in: line) }
         case congestionState:
             event.kind = .congestionState

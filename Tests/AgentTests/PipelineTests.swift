@@ -158,7 +158,7 @@ final class PipelineTests: XCTestCase {
         {"ts":1710000001000,"event_type":"transport.drop","entity_id":"network-pid-100","pid":100,"value":"1",\
         "tid":100,"comm":"trainer","uid":1000,"cgroup_id":77,"attribution":"socket","family":"ipv4",\
         "saddr":"10.0.0.1","sport":40000,"daddr":"10.0.0.2","dport":29500,"tcp_state":"ESTABLISHED",\
-        "cause":"rto","ca_state":"loss","backoff":1,"srtt_us":0,"rto_us":0,"socket_cookie":1,"socket_cgroup_id":0,"netns":4026531840,\
+        "cause":"rto","ca_state":"loss","backoff":1,"srtt_us":0,"rto_us":0,"packets_out":0,"socket_cookie":1,"socket_cgroup_id":0,"netns":4026531840,\
         "ktime_ns":1000000000}
         {"ts":1710000001000,"event_type":"graph.edge_added","entity_id":"network-pid-100","pid":100,\
         "value":"waits_on","from":"process-pid-100","to":"network-pid-100","comm":"trainer","peer":"10.0.0.2",\

@@ -1,9 +1,11 @@
 // Blocked time against a blackhole of known length: a trainer's data is
 // dropped for exactly 2 s, then not at all. Its network edge must report
 // a spell of at least those 2 s and, within 150 ms, the time the trainer
-// itself lost: from the onset to its first step after the path returned
-// (the kernel's RTO backoff decides when its retransmission gets through:
-// real time the trainer lost).
+// itself lost: the longest gap between its steps, from its last step before
+// the drops to its first after the path returned (the kernel's RTO backoff
+// decides when its retransmission gets through: real time the trainer
+// lost). Measured on the trainer, not on the clock around the iptables
+// commands, which take seconds in an emulated guest.
 
 import Foundation
 import XCTest
@@ -39,16 +41,18 @@ final class BlockedTimeLabTests: XCTestCase {
         XCTAssertEqual(agent.stop(), 0)
         let line = try XCTUnwrap(ended(), "no edge update ended the spell")
         let blocked = try XCTUnwrap(line.object["blocked_s"] as? NSNumber).doubleValue
-        // The trainer's own progress: its first step after the path returned.
-        var resumed: Int?
-        while let text = trainer.readLine(timeout: 0), resumed == nil {
+        // The trainer's own progress: the longest gap between its steps.
+        var steps: [Int] = []
+        while let text = trainer.readLine(timeout: 0) {
             guard let report = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                  let at = (report["at_ms"] as? NSNumber)?.intValue, at > cleared else { continue }
-            resumed = at
+                  let at = (report["at_ms"] as? NSNumber)?.intValue else { continue }
+            steps.append(at)
         }
-        let expected = Double(try XCTUnwrap(resumed, "the trainer never progressed after the path returned") - onset) / 1000
-        print("blackhole 2.000 s: blocked \(blocked) s; path back after \(Double(cleared - onset) / 1000) s, "
-              + "first step after \(expected) s")
+        let gaps = zip(steps, steps.dropFirst()).map { (from: $0, to: $1) }
+        let stall = try XCTUnwrap(gaps.max { $0.to - $0.from < $1.to - $1.from }, "the trainer reported no steps")
+        let expected = Double(stall.to - stall.from) / 1000
+        print("blackhole 2.000 s: blocked \(blocked) s; the trainer made no step for \(expected) s, "
+              + "from \(Double(stall.from - onset) / 1000) s after the onset")
         let timeline = agent.lines().filter {
             $0.pid == pid && ($0.eventType == "transport.drop" || $0.eventType == "transport.congestion")
         }.map { "+\(($0.int("ts") ?? 0) - onset) ms \($0.eventType) \($0.string("cause") ?? $0.string("value") ?? "")" }

@@ -28,11 +28,12 @@ final class EventLineTests: XCTestCase {
         var timed = event
         timed.smoothedRTTMicroseconds = 1500
         timed.retransmitTimeoutMicroseconds = 201_500
+        timed.packetsOut = 12
         XCTAssertEqual(line(timed), """
             {"ts":1710000000000,"event_type":"transport.drop","entity_id":"network-pid-1024","pid":1024,"value":"1",\
             "tid":1025,"comm":"torchrun","uid":0,"cgroup_id":7,"attribution":"socket","family":"ipv4",\
             "saddr":"10.0.0.1","sport":40000,"daddr":"10.0.0.2","dport":29500,"tcp_state":"ESTABLISHED",\
-            "cause":"rto","ca_state":"loss","backoff":1,"srtt_us":1500,"rto_us":201500,"socket_cookie":11,"socket_cgroup_id":7,\
+            "cause":"rto","ca_state":"loss","backoff":1,"srtt_us":1500,"rto_us":201500,"packets_out":12,"socket_cookie":11,"socket_cgroup_id":7,\
             "netns":4026531840,"ktime_ns":5000000000}
 
             """)
@@ -44,7 +45,7 @@ final class EventLineTests: XCTestCase {
                                congestionState: .recovery)
         let text = line(event)
         XCTAssertTrue(text.hasPrefix(#"{"ts":1710000000001,"event_type":"transport.retransmit_failed","entity_id":"network-pid-1024","pid":1024,"value":"4","#), text)
-        XCTAssertTrue(text.contains(#""cause":"fast","ca_state":"recovery","backoff":0,"srtt_us":0,"rto_us":0,"error":"EBUSY","errno":16,"#), text)
+        XCTAssertTrue(text.contains(#""cause":"fast","ca_state":"recovery","backoff":0,"srtt_us":0,"rto_us":0,"packets_out":0,"error":"EBUSY","errno":16,"#), text)
     }
 
     func testCongestionLineCarriesBothStates() {

@@ -123,4 +123,35 @@ final class BlockedTimeTests: XCTestCase {
         // 500 spells of 0.4 ms (one RTT back) + 0.4 ms (one RTT on).
         XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedSeconds, 0.4, accuracy: 1e-6)
     }
+
+    /// A blackhole's tail with one packet in flight: a probe 202 ms after
+    /// the last progress (2 × srtt + 200 ms), then the RTO one RTO (210 ms)
+    /// after the probe, as its timer was armed by it. The spell reaches
+    /// back to the probe's wait, not only to the RTO's.
+    func testAnRTOArmedByAProbeReachesBackToTheProbesWait() throws {
+        var probe = timed(retransmit(pid: 7, at: 1.21, cause: .tailLossProbe, state: .open), srtt: 1_000, rto: 210_000)
+        probe.packetsOut = 1
+        apply(probe)
+        apply(timed(retransmit(pid: 7, at: 1.42, cause: .rto, state: .loss), srtt: 1_000, rto: 210_000))
+        apply(state(.open, at: 2.0))
+        XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedSeconds, 0.992, accuracy: 1e-6, "1.008 s to 2.0 s")
+    }
+
+    /// An RTO long after a probe (an ACK moved the timer) looks back one RTO only.
+    func testAnRTOLongAfterAProbeLooksBackOneRTO() throws {
+        apply(timed(retransmit(pid: 7, at: 1.0, cause: .tailLossProbe, state: .open), srtt: 1_000, rto: 210_000))
+        apply(timed(retransmit(pid: 7, at: 1.5, cause: .rto, state: .loss), srtt: 1_000, rto: 210_000))
+        apply(state(.open, at: 2.0))
+        XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedSeconds, 0.71, accuracy: 1e-6, "1.29 s to 2.0 s")
+    }
+
+    /// With more packets in flight the probe waited 2 × srtt + 10 ms.
+    func testAProbeWithSeveralPacketsInFlightWaitedLess() throws {
+        var probe = timed(retransmit(pid: 7, at: 1.012, cause: .tailLossProbe, state: .open), srtt: 1_000, rto: 210_000)
+        probe.packetsOut = 45
+        apply(probe)
+        apply(timed(retransmit(pid: 7, at: 1.222, cause: .rto, state: .loss), srtt: 1_000, rto: 210_000))
+        apply(state(.open, at: 2.0))
+        XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedSeconds, 1.0, accuracy: 1e-6, "1.0 s to 2.0 s")
+    }
 }

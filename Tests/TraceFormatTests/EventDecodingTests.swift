@@ -25,7 +25,7 @@ final class EventDecodingTests: XCTestCase {
             "value":"4","tid":1025,"comm":"torch\u00ffrun\u00e9\u0001é","uid":1000,"cgroup_id":7,"attribution":"existing-socket",\#
             "family":"ipv6","saddr":"2001:db8::1","sport":40000,"daddr":"::ffff:10.0.0.2","dport":29500,\#
             "tcp_state":"SYN_SENT","cause":"fast","ca_state":"recovery","backoff":3,"srtt_us":1500,"rto_us":201500,\#
-            "error":"EBUSY","errno":16,\#
+            "packets_out":7,"error":"EBUSY","errno":16,\#
             "socket_cookie":18446744073709551615,"socket_cgroup_id":9,"netns":4026531840,"ktime_ns":5000000000}
             """#
         let comm: [UInt8] = Array("torch".utf8) + [0xFF] + Array("run".utf8) + [0xE9, 0x01, 0xC3, 0xA9]
@@ -35,7 +35,7 @@ final class EventDecodingTests: XCTestCase {
             connection: Connection(family: .ipv6, localAddress: IPAddress(text: "2001:db8::1")!, localPort: 40000,
                                    remoteAddress: IPAddress(ipv4: 10, 0, 0, 2), remotePort: 29500, state: .synSent),
             socketCookie: .max, networkNamespace: 4026531840, socketCgroupID: 9, segments: 4, error: -16,
-            cause: .fastRetransmit, congestionState: .recovery, backoff: 3, timing: (1500, 201_500)))
+            cause: .fastRetransmit, congestionState: .recovery, backoff: 3, timing: (1500, 201_500, 7)))
     }
 
     func testSynAckCauseMeansASynAckRetransmit() {
@@ -209,14 +209,15 @@ final class EventDecodingTests: XCTestCase {
 }
 
 extension ProbeEvent {
-    /// An event with its socket timing (srtt, rto in µs) set.
+    /// An event with its socket timing (srtt, rto in µs, packets in flight) set.
     init(kind: Kind, monotonicNanoseconds: UInt64, owner: SocketOwner, connection: Connection,
          socketCookie: UInt64, networkNamespace: UInt32, socketCgroupID: UInt64, segments: UInt32, error: Int32,
-         cause: RetransmitCause, congestionState: CongestionState, backoff: UInt8, timing: (UInt32, UInt32)) {
+         cause: RetransmitCause, congestionState: CongestionState, backoff: UInt8, timing: (UInt32, UInt32, UInt8)) {
         self.init(kind: kind, monotonicNanoseconds: monotonicNanoseconds, owner: owner, connection: connection,
                   socketCookie: socketCookie, networkNamespace: networkNamespace, socketCgroupID: socketCgroupID,
                   segments: segments, error: error, cause: cause, congestionState: congestionState, backoff: backoff)
         smoothedRTTMicroseconds = timing.0
         retransmitTimeoutMicroseconds = timing.1
+        packetsOut = timing.2
     }
 }
