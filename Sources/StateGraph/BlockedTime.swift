@@ -104,14 +104,16 @@ struct ConnectionBlocking: Sendable {
     }
 
     /// Without news: ends a fast-retransmit spell once repaired, and an RTO
-    /// spell whose retransmit timer would have fired again by `now` (with a
-    /// grace of one RTT and 100 ms for scheduling).
+    /// spell whose retransmit timer would have fired again by `now`, with a
+    /// grace of an eighth of that wait (the kernel's RTO is in jiffies and
+    /// a little larger than srtt + rttvar: 12 ms more, 16 times over at
+    /// backoff 4, was seen), one RTT and 100 ms for scheduling.
     mutating func inferProgress(at now: UInt64) -> UInt64? {
         guard since != nil else { return nil }
         if let end = repairedBy {
             return now >= end ? close(at: end) : nil
         }
-        let deadline = lastRetransmit + nextTimerNanoseconds + smoothedRTT + 100_000_000
+        let deadline = lastRetransmit + nextTimerNanoseconds + nextTimerNanoseconds / 8 + smoothedRTT + 100_000_000
         guard now > deadline else { return nil }
         return close(at: lastRetransmit + smoothedRTT)
     }

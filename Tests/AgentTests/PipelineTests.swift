@@ -212,6 +212,9 @@ final class PipelineTests: XCTestCase {
             // At most one update a second, when the figures changed; the
             // edges stay (the connection is in RTO backoff).
             "graph.edge_updated@2250", "graph.edge_updated@2250",
+            // The blocked spell ends once its timer stayed quiet (2.3 s and
+            // an eighth), told by the next update.
+            "graph.edge_updated@3250", "graph.edge_updated@3250",
             "graph.edge_updated@6000", "graph.edge_updated@6000",
             "graph.edge_updated@7000", "graph.edge_updated@7000",
         ])
