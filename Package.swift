@@ -41,6 +41,8 @@ let package = Package(
             dependencies: ["KernelProbe", "CArkProbeRecords"]
         ),
         .target(name: "TraceFormat", dependencies: ["ProbeEvents"]),
+        .target(name: "WorkloadIdentity"),
+        .testTarget(name: "WorkloadIdentityTests", dependencies: ["WorkloadIdentity"]),
         .target(name: "StateGraph", dependencies: ["ProbeEvents"]),
         .target(name: "RuleEngine", dependencies: ["RuleLanguage", "StateGraph", "ProbeEvents"]),
         // Prometheus text format and the /metrics HTTP server (no Foundation).
