@@ -274,59 +274,6 @@ final class MetricsEndpointTests: XCTestCase {
         return try bindLoopback(descriptor)
     }
 
-    struct HTTPResponse {
-        let status: Int
-        let head: String
-        let body: String
-    }
-
-    /// A socket connected to 127.0.0.1:`port`, with a 5 s receive timeout.
-    func connectLoopback(port: Int) throws -> Int32 {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-        guard connected else {
-            close(descriptor)
-            throw LabError("cannot connect to 127.0.0.1:\(port): errno \(errno)")
-        }
-        return descriptor
-    }
-
-    /// GET over a plain socket (no URLSession: FoundationNetworking is not
-    /// linked into the tests), reading until the server closes.
-    func httpGet(port: Int, path: String) throws -> HTTPResponse {
-        let descriptor = try connectLoopback(port: port)
-        defer { close(descriptor) }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
-        guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
-            throw LabError("cannot send to 127.0.0.1:\(port): errno \(errno)")
-        }
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = recv(descriptor, &chunk, chunk.count, 0)
-            if count == 0 { break }
-            guard count > 0 else { throw LabError("reading from 127.0.0.1:\(port): errno \(errno)") }
-            received += chunk[0..<count]
-        }
-        let text = String(decoding: received, as: UTF8.self)
-        guard let split = text.range(of: "\r\n\r\n"),
-              let status = Int(text.split(separator: " ").dropFirst().first ?? "") else {
-            throw LabError("not an HTTP response: \(text.prefix(200))")
-        }
-        return HTTPResponse(status: status, head: String(text[..<split.lowerBound]),
-                            body: String(text[split.upperBound...]))
-    }
-
     /// Runs a command with `input` on its stdin.
     func runWithInput(_ argv: [String], input: String) throws -> CommandResult {
         let path = NSTemporaryDirectory() + "ark-probe-scrape-\(getpid())-\(UUID().uuidString).txt"
@@ -334,4 +281,59 @@ final class MetricsEndpointTests: XCTestCase {
         defer { unlink(path) }
         return try NamespaceLab.run(["/bin/sh", "-c", "exec \"$0\" \"$@\" < '\(path)'"] + argv, check: false)
     }
+}
+
+// Plain-socket HTTP for the tests that scrape the agent.
+
+struct HTTPResponse {
+    let status: Int
+    let head: String
+    let body: String
+}
+
+/// A socket connected to 127.0.0.1:`port`, with a 5 s receive timeout.
+func connectLoopback(port: Int) throws -> Int32 {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+    guard connected else {
+        close(descriptor)
+        throw LabError("cannot connect to 127.0.0.1:\(port): errno \(errno)")
+    }
+    return descriptor
+}
+
+/// GET over a plain socket (no URLSession: FoundationNetworking is not
+/// linked into the tests), reading until the server closes.
+func httpGet(port: Int, path: String) throws -> HTTPResponse {
+    let descriptor = try connectLoopback(port: port)
+    defer { close(descriptor) }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+    guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
+        throw LabError("cannot send to 127.0.0.1:\(port): errno \(errno)")
+    }
+    var received: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = recv(descriptor, &chunk, chunk.count, 0)
+        if count == 0 { break }
+        guard count > 0 else { throw LabError("reading from 127.0.0.1:\(port): errno \(errno)") }
+        received += chunk[0..<count]
+    }
+    let text = String(decoding: received, as: UTF8.self)
+    guard let split = text.range(of: "\r\n\r\n"),
+          let status = Int(text.split(separator: " ").dropFirst().first ?? "") else {
+        throw LabError("not an HTTP response: \(text.prefix(200))")
+    }
+    return HTTPResponse(status: status, head: String(text[..<split.lowerBound]),
+                        body: String(text[split.upperBound...]))
 }
