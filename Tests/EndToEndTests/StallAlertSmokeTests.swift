@@ -3,7 +3,7 @@
 // pages, by its own pid, and resolves once the path is back; a bystander on
 // a clean port is never named. Bounds are loose on purpose: under software
 // emulation a guest runs many times slower than the host. The timing of
-// pages is StallAlertTests' concern, on the host.
+// pages is StallLadderLabTests' concern, on the host.
 
 import Foundation
 import XCTest
