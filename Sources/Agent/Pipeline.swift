@@ -22,8 +22,9 @@ public final class Pipeline {
         public var rules: RuleSet?
         /// Keep every alert in `keptAlerts` too (for rule tests).
         public var keepsAlerts = false
-        /// 100 ms: a stall rule on a duration (blocked_for >= 600ms) fires
-        /// at most one tick after it holds, within a second of the onset.
+        /// 100 ms: a stall rule on the last second's blocked time
+        /// (blocked_1s >= 600ms) fires at most one tick after it holds,
+        /// within a second of the onset.
         public var tickNanoseconds: UInt64 = 100_000_000
 
         public init() {}

@@ -22,6 +22,12 @@ import ProbeEvents
 struct BlockedSpell: Sendable, Equatable {
     var start: UInt64
     var end: UInt64
+
+    /// How long a spell in progress since `since` has lasted at `time`; 0 when there is none.
+    static func lasted(since: UInt64?, at time: UInt64) -> UInt64 {
+        guard let since, time > since else { return 0 }
+        return time - since
+    }
 }
 
 /// A connection's spell bookkeeping.
@@ -133,6 +139,11 @@ struct ConnectionBlocking: Sendable {
     mutating func blockedInLastSecond(at time: UInt64) -> UInt64 {
         lastSecond.blocked(at: time, uncountedFrom: since)
     }
+
+    /// How long the spell in progress has lasted; 0 when not blocked.
+    func blockedFor(at time: UInt64) -> UInt64 {
+        BlockedSpell.lasted(since: since, at: time)
+    }
 }
 
 /// Time blocked within a sliding window, in microseconds per bucket: a
@@ -235,7 +246,6 @@ struct EdgeBlocking: Sendable {
 
     /// How long the spell in progress has lasted; 0 when not blocked.
     func blockedFor(at time: UInt64) -> UInt64 {
-        guard let since, time > since else { return 0 }
-        return time - since
+        BlockedSpell.lasted(since: since, at: time)
     }
 }

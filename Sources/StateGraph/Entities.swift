@@ -104,7 +104,7 @@ public struct EdgeFigures: Equatable, Sendable {
     /// Time within the window the process (or its connections to the
     /// peer) spent waiting on loss recovery without progress.
     public var blockedSeconds: Double = 0
-    /// Time within the last second spent so: 0.6 s or more is a stall.
+    /// Time within the last second spent so (the quick measure of a stall).
     public var blockedLastSecond: Double = 0
     /// How long the current blocked spell has lasted; 0 when not blocked.
     public var blockedForSeconds: Double = 0
@@ -138,8 +138,7 @@ public struct ConnectionNode: Sendable {
 
     /// How long its blocked spell in progress has lasted, in seconds; 0 when not blocked.
     public func blockedForSeconds(at time: UInt64) -> Double {
-        guard let since = blocking.since, time > since else { return 0 }
-        return Double(time - since) / 1e9
+        Double(blocking.blockedFor(at: time)) / 1e9
     }
 
     /// Seconds blocked within the last second before `time`.

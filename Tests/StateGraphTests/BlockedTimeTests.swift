@@ -131,29 +131,28 @@ final class BlockedTimeTests: XCTestCase {
     /// after the probe, as its timer was armed by it. The spell reaches
     /// back to the probe's wait, not only to the RTO's.
     func testAnRTOArmedByAProbeReachesBackToTheProbesWait() throws {
-        var probe = timed(retransmit(pid: 7, at: 1.21, cause: .tailLossProbe, state: .open), srtt: 1_000, rto: 210_000)
-        probe.packetsOut = 1
-        apply(probe)
-        apply(timed(retransmit(pid: 7, at: 1.42, cause: .rto, state: .loss), srtt: 1_000, rto: 210_000))
-        apply(state(.open, at: 2.0))
+        probeThenTimeout(probeAt: 1.21, packetsOut: 1, timeoutAt: 1.42)
         XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedSeconds, 0.992, accuracy: 1e-6, "1.008 s to 2.0 s")
+    }
+
+    /// A tail-loss probe, an RTO (srtt 1 ms, RTO 210 ms), Loss left at 2 s.
+    func probeThenTimeout(probeAt: Double, packetsOut: UInt8, timeoutAt: Double) {
+        var probe = timed(retransmit(pid: 7, at: probeAt, cause: .tailLossProbe, state: .open), srtt: 1_000, rto: 210_000)
+        probe.packetsOut = packetsOut
+        apply(probe)
+        apply(timed(retransmit(pid: 7, at: timeoutAt, cause: .rto, state: .loss), srtt: 1_000, rto: 210_000))
+        apply(state(.open, at: 2.0))
     }
 
     /// An RTO long after a probe (an ACK moved the timer) looks back one RTO only.
     func testAnRTOLongAfterAProbeLooksBackOneRTO() throws {
-        apply(timed(retransmit(pid: 7, at: 1.0, cause: .tailLossProbe, state: .open), srtt: 1_000, rto: 210_000))
-        apply(timed(retransmit(pid: 7, at: 1.5, cause: .rto, state: .loss), srtt: 1_000, rto: 210_000))
-        apply(state(.open, at: 2.0))
+        probeThenTimeout(probeAt: 1.0, packetsOut: 0, timeoutAt: 1.5)
         XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedSeconds, 0.71, accuracy: 1e-6, "1.29 s to 2.0 s")
     }
 
     /// With more packets in flight the probe waited 2 × srtt + 10 ms.
     func testAProbeWithSeveralPacketsInFlightWaitedLess() throws {
-        var probe = timed(retransmit(pid: 7, at: 1.012, cause: .tailLossProbe, state: .open), srtt: 1_000, rto: 210_000)
-        probe.packetsOut = 45
-        apply(probe)
-        apply(timed(retransmit(pid: 7, at: 1.222, cause: .rto, state: .loss), srtt: 1_000, rto: 210_000))
-        apply(state(.open, at: 2.0))
+        probeThenTimeout(probeAt: 1.012, packetsOut: 45, timeoutAt: 1.222)
         XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedSeconds, 1.0, accuracy: 1e-6, "1.0 s to 2.0 s")
     }
 }
