@@ -40,18 +40,19 @@ let package = Package(
             name: "ProbeEvents",
             dependencies: ["KernelProbe", "CArkProbeRecords"]
         ),
-        .target(name: "TraceFormat", dependencies: ["ProbeEvents"]),
-        .target(name: "WorkloadIdentity"),
-        .testTarget(name: "WorkloadIdentityTests", dependencies: ["WorkloadIdentity"]),
-        .target(name: "StateGraph", dependencies: ["ProbeEvents"]),
-        .target(name: "RuleEngine", dependencies: ["RuleLanguage", "StateGraph", "ProbeEvents"]),
+        // Which job and rank a process is: its cgroup and its launcher's environment.
+        .target(name: "WorkloadIdentity", dependencies: ["ProbeEvents"]),
+        .testTarget(name: "WorkloadIdentityTests", dependencies: ["WorkloadIdentity", "ProbeEvents"]),
+        .target(name: "TraceFormat", dependencies: ["ProbeEvents", "WorkloadIdentity"]),
+        .target(name: "StateGraph", dependencies: ["ProbeEvents", "WorkloadIdentity"]),
+        .target(name: "RuleEngine", dependencies: ["RuleLanguage", "StateGraph", "ProbeEvents", "WorkloadIdentity"]),
         // Prometheus text format and the /metrics HTTP server (no Foundation).
         .target(name: "Metrics", dependencies: ["CLinux"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .target(
             name: "Agent",
-            dependencies: ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage", "TraceFormat",
-                           "CArkProbeRecords", "CLinux", "Metrics"]
+            dependencies: ["KernelProbe", "ProbeEvents", "WorkloadIdentity", "StateGraph", "RuleEngine", "RuleLanguage",
+                           "TraceFormat", "CArkProbeRecords", "CLinux", "Metrics"]
         ),
         // Pushes alerts to Alertmanager's v2 API from threads of its own.
         .target(name: "Alertmanager", dependencies: ["RuleEngine", "RuleLanguage", "ProbeEvents"]),
@@ -123,7 +124,7 @@ let package = Package(
 // in the modules the loop runs. The binary's symbols are bound at start-up
 // (-z now), so its calls never make the loop search the libraries' symbol
 // tables.
-let agentLoopModules: Set = ["KernelProbe", "ProbeEvents", "StateGraph", "RuleEngine", "RuleLanguage",
+let agentLoopModules: Set = ["KernelProbe", "ProbeEvents", "WorkloadIdentity", "StateGraph", "RuleEngine", "RuleLanguage",
                               "Metrics", "Alertmanager", "Agent", "ark-probe"]
 for target in package.targets where agentLoopModules.contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-Xfrontend", "-function-sections"], .when(platforms: [.linux]))]

@@ -23,6 +23,7 @@ enum ark_record_kind {
 	ARK_RECORD_CONG_STATE = 3,        /* tcp:tcp_cong_state_set */
 	ARK_RECORD_DROP = 4,              /* skb:kfree_skb on a TCP packet */
 	ARK_RECORD_PROCESS_EXIT = 5,      /* sched:sched_process_exit of a socket owner */
+	ARK_RECORD_PROCESS_ENVIRONMENT = 6, /* struct ark_process_environment */
 };
 
 /* Why a segment was retransmitted, as far as the socket state tells. */
@@ -97,16 +98,47 @@ struct ark_record {
 
 #define ARK_RECORD_SIZE 144
 
+/* Bytes of a process's environment copied at most: a larger block is sent
+ * as its first and last halves (launchers such as torchrun append their
+ * variables, so they sit at its end). */
+#define ARK_ENVIRONMENT_BYTES 16384
+
+/* A socket owner's environment block (NAME=value\0...), copied from the
+ * process's own memory in its own context when it first claims a socket:
+ * reading /proc/PID/environ would need ptrace rights over it. Sent with
+ * bpf_ringbuf_output, head_length + tail_length bytes of data long; user
+ * space keeps only the launcher's variables. `kind` is where ark_record
+ * has it. 64 bytes and the data. */
+struct ark_process_environment {
+	__u64 ktime_ns;
+	__u32 tgid;
+	__u32 tid;
+	__u32 kind;               /* ARK_RECORD_PROCESS_ENVIRONMENT */
+	__u32 environment_length; /* the whole block: env_end - env_start */
+	__u32 head_length;        /* data from the block's start */
+	__u32 tail_length;        /* then data up to the block's end (0: the head is all) */
+	__u64 cgroup_id;
+	__s32 error;              /* a read that failed: its -errno (no data) */
+	__u32 pad;
+	char comm[ARK_COMM_LEN];
+	__u8 data[ARK_ENVIRONMENT_BYTES];
+};
+
+#define ARK_PROCESS_ENVIRONMENT_HEADER_SIZE 64
+
 /* What user space tells the programs before load (their .rodata). */
 struct ark_probe_config {
 	__u8 socket_cookie_helper;    /* bpf_get_socket_cookie() allowed in tracing (5.12+) */
 	__u8 owner_from_current_task; /* no claim hook loaded: blame the task on the CPU */
-	__u8 pad[6];
+	__u8 copies_process_environment; /* send each socket owner's environment */
+	__u8 pad[5];
 };
 
 _Static_assert(sizeof(struct ark_owner) == 40, "ark_owner layout");
 _Static_assert(sizeof(struct ark_flow) == 48, "ark_flow layout");
 _Static_assert(sizeof(struct ark_record) == ARK_RECORD_SIZE, "ark_record layout");
 _Static_assert(sizeof(struct ark_probe_config) == 8, "ark_probe_config layout");
+_Static_assert(sizeof(struct ark_process_environment) ==
+	       ARK_PROCESS_ENVIRONMENT_HEADER_SIZE + ARK_ENVIRONMENT_BYTES, "ark_process_environment layout");
 
 #endif /* ARK_PROBE_H */

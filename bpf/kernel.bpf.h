@@ -184,7 +184,14 @@ struct css_set {
 	struct cgroup *dfl_cgrp;
 };
 
+/* The environment block the process was exec'd with, in its memory. */
+struct mm_struct {
+	unsigned long env_start;
+	unsigned long env_end;
+};
+
 struct task_struct {
+	struct mm_struct *mm;
 	int pid;
 	int tgid;
 	char comm[16];

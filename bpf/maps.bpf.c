@@ -7,6 +7,7 @@ struct socket_owners_map socket_owners SEC(".maps");
 struct listener_owners_map listener_owners SEC(".maps");
 struct send_claims_map send_claims SEC(".maps");
 struct socket_owner_processes_map socket_owner_processes SEC(".maps");
+struct process_environment_buffers_map process_environment_buffers SEC(".maps");
 struct ring_reservation_failures_map ring_reservation_failures SEC(".maps");
 
 const volatile struct ark_probe_config probe_config = {};

@@ -17,11 +17,83 @@ static __always_inline struct listener_key listener_of(struct sock *sk)
 	return key;
 }
 
-/* Remembers the process so that its exit is reported. */
-static __always_inline void remember_owner_process(__u32 tgid)
+/* What socket_owner_processes knows of a process. */
+enum { OWNER_PROCESS_FOUND = 0, OWNER_PROCESS_ENVIRONMENT_SENT = 1 };
+
+/* Sends the calling process's environment block (the launcher's view of
+ * it: rank, world, job): copied here, in its own context, because
+ * /proc/PID/environ needs ptrace rights the agent does not have. */
+static __always_inline void send_process_environment(__u64 pid_tgid)
 {
-	__u8 present = 1;
-	bpf_map_update_elem(&socket_owner_processes, &tgid, &present, BPF_ANY);
+	struct task_struct *task = (void *)bpf_get_current_task();
+	unsigned long start = BPF_CORE_READ(task, mm, env_start);
+	unsigned long end = BPF_CORE_READ(task, mm, env_end);
+	struct ark_process_environment *record;
+	__u64 length, head, tail = 0, size;
+	__u32 zero = 0;
+	long error;
+
+	/* A kernel thread (no mm) claiming for kTLS or sockmap has none. */
+	if (!start || end <= start)
+		return;
+	record = bpf_map_lookup_elem(&process_environment_buffers, &zero);
+	if (!record)
+		return;
+	length = end - start;
+	head = length;
+	if (length > ARK_ENVIRONMENT_BYTES) {
+		head = ARK_ENVIRONMENT_BYTES / 2;
+		tail = ARK_ENVIRONMENT_BYTES / 2;
+	}
+	/* Keeps the bound where the verifier sees it. */
+	asm volatile("" : "+r"(head));
+	if (head > ARK_ENVIRONMENT_BYTES)
+		return;
+	record->ktime_ns = bpf_ktime_get_ns();
+	record->tgid = pid_tgid >> 32;
+	record->tid = (__u32)pid_tgid;
+	record->kind = ARK_RECORD_PROCESS_ENVIRONMENT;
+	record->environment_length = length > 0xffffffff ? 0xffffffff : length;
+	record->cgroup_id = bpf_get_current_cgroup_id();
+	record->pad = 0;
+	bpf_get_current_comm(record->comm, sizeof(record->comm));
+	error = bpf_probe_read_user(record->data, head, (void *)start);
+	if (!error && tail)
+		error = bpf_probe_read_user(record->data + ARK_ENVIRONMENT_BYTES / 2, ARK_ENVIRONMENT_BYTES / 2,
+					    (void *)(end - ARK_ENVIRONMENT_BYTES / 2));
+	record->error = error;
+	if (error) {
+		head = 0;
+		tail = 0;
+	}
+	record->head_length = head;
+	record->tail_length = tail;
+	size = ARK_PROCESS_ENVIRONMENT_HEADER_SIZE + (tail ? ARK_ENVIRONMENT_BYTES : head);
+	if (bpf_ringbuf_output(&ark_records, record, size, 0) != 0)
+		count_ring_reservation_failure();
+}
+
+/* Remembers the calling process so that its exit is reported, and sends
+ * its environment the first time. Process context only. */
+static __always_inline void remember_owner_process(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	__u8 *known = bpf_map_lookup_elem(&socket_owner_processes, &tgid);
+	__u8 sent = OWNER_PROCESS_ENVIRONMENT_SENT;
+
+	if (known && *known == OWNER_PROCESS_ENVIRONMENT_SENT)
+		return;
+	bpf_map_update_elem(&socket_owner_processes, &tgid, &sent, BPF_ANY);
+	if (probe_config.copies_process_environment)
+		send_process_environment(pid_tgid);
+}
+
+/* A process found by the start-up walk: its environment waits for its
+ * first claim in its own context. */
+static __always_inline void remember_found_process(__u32 tgid)
+{
+	__u8 found = OWNER_PROCESS_FOUND;
+	bpf_map_update_elem(&socket_owner_processes, &tgid, &found, BPF_NOEXIST);
 }
 
 /* Claims by the owning task that changed nothing before the send hook
@@ -51,15 +123,20 @@ static __always_inline bool claim_socket(struct sock *sk, bool only_if_unowned)
 				owner->settled_claims++;
 			return owner->settled_claims >= SETTLED_CLAIMS_FOR_STORAGE;
 		}
-		/* Another thread of the same process: no new process to remember. */
+		/* Another thread of the same process: no new process to
+		 * remember, unless the start-up walk found it. */
 		if (owner->tgid == pid_tgid >> 32) {
+			bool found_by_walk = owner->source == ARK_OWNER_ITERATOR;
+
 			fill_current_owner(owner, ARK_OWNER_SOCKET);
+			if (found_by_walk)
+				remember_owner_process(pid_tgid);
 			return false;
 		}
 	}
 	fill_current_owner(&claimed, ARK_OWNER_SOCKET);
 	bpf_map_update_elem(&socket_owners, &key, &claimed, BPF_ANY);
-	remember_owner_process(claimed.tgid);
+	remember_owner_process(pid_tgid);
 	/* Makes the cookie now, so hooks that may only read it see it. */
 	trusted_socket_cookie(sk);
 	return false;
@@ -213,7 +290,7 @@ int claim_existing_sockets(struct bpf_iter__task_file *ctx)
 		struct listener_key listener = listener_of(sk);
 		bpf_map_update_elem(&listener_owners, &listener, &owner, BPF_NOEXIST);
 	}
-	remember_owner_process(owner.tgid);
+	remember_found_process(owner.tgid);
 	return 0;
 }
 

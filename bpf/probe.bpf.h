@@ -76,6 +76,17 @@ struct socket_owner_processes_map {
 };
 extern struct socket_owner_processes_map socket_owner_processes SEC(".maps");
 
+/* Where a process's environment is assembled before it is sent: too big
+ * for the BPF stack. One per CPU: the hooks that send it run in process
+ * context with preemption off. */
+struct process_environment_buffers_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ark_process_environment);
+};
+extern struct process_environment_buffers_map process_environment_buffers SEC(".maps");
+
 /* Records that found the ring buffer full, per CPU. */
 struct ring_reservation_failures_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -89,14 +100,19 @@ extern struct ring_reservation_failures_map ring_reservation_failures SEC(".maps
  * the verifier drops the branches a kernel cannot run). */
 extern const volatile struct ark_probe_config probe_config;
 
+static __always_inline void count_ring_reservation_failure(void)
+{
+	__u32 zero = 0;
+	__u64 *failures = bpf_map_lookup_elem(&ring_reservation_failures, &zero);
+	if (failures)
+		__atomic_fetch_add(failures, 1, __ATOMIC_RELAXED);
+}
+
 static __always_inline struct ark_record *reserve_record(__u32 kind)
 {
 	struct ark_record *record = bpf_ringbuf_reserve(&ark_records, sizeof(*record), 0);
 	if (!record) {
-		__u32 zero = 0;
-		__u64 *failures = bpf_map_lookup_elem(&ring_reservation_failures, &zero);
-		if (failures)
-			__atomic_fetch_add(failures, 1, __ATOMIC_RELAXED);
+		count_ring_reservation_failure();
 		return 0;
 	}
 	__builtin_memset(record, 0, sizeof(*record));

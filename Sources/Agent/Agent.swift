@@ -5,6 +5,7 @@ import Metrics
 import ProbeEvents
 import RuleEngine
 import StateGraph
+import WorkloadIdentity
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -88,6 +89,9 @@ public final class Agent {
     private let identity: AgentIdentity
     private var recordsRead: UInt64 = 0
     private var unknownKindRecords: UInt64 = 0
+    /// The pid whose identity was last checked: a run of events of one
+    /// process checks once.
+    private var lastIdentifiedPid: UInt32 = 0
     /// With a metrics server: what the scrapes report.
     private let metricsServer: MetricsServer?
     private var metrics: AgentMetrics?
@@ -215,7 +219,8 @@ public final class Agent {
 
     private func drainRing() throws(AgentError) {
         do {
-            try probe.consume { [unowned self] record in self.handle(record) }
+            try probe.consume({ [unowned self] record in self.handle(record) },
+                              environment: { [unowned self] sample in self.handle(environment: sample) })
         } catch {
             throw .probe(error)
         }
@@ -231,12 +236,39 @@ public final class Agent {
             unknownKindRecords += 1
             return
         }
+        let pid = event.owner.pid
+        if pid != 0, pid != lastIdentifiedPid, event.owner.source != .currentTask {
+            lastIdentifiedPid = pid
+            // A process the kernel sent no environment for (found by the
+            // start-up walk, or the copy failed): /proc tells what it can.
+            if !pipeline.knowsIdentity(of: pid), event.kind != .processExit {
+                pipeline.identify(pid, as: WorkloadIdentity.resolve(pid: pid), command: event.owner.command,
+                                  at: event.monotonicNanoseconds)
+            }
+        }
         if pipeline.process(event) { counters?.count(event) }
+        if event.kind == .processExit, pid == lastIdentifiedPid { lastIdentifiedPid = 0 }
         // A full ring's lines are megabytes: written as they come, the output
         // buffer stays at its initial 64 KiB (resident memory budget).
         if pipeline.output.count >= outputBatchBytes, outputFailure == nil {
             do { try flush() } catch { outputFailure = error }
         }
+    }
+
+    /// A socket owner's environment, copied by the kernel at its first
+    /// claim: its launcher's view, with its cgroup from /proc.
+    private func handle(environment sample: UnsafeRawBufferPointer) {
+        recordsRead += 1
+        guard let environment = ProcessEnvironment(sample: sample) else {
+            unknownKindRecords += 1
+            return
+        }
+        let identity = environment.error == 0
+            ? WorkloadIdentity.resolve(pid: environment.pid, head: environment.head, tail: environment.tail)
+            : WorkloadIdentity.resolve(pid: environment.pid)
+        pipeline.identify(environment.pid, as: identity, command: environment.command,
+                          at: environment.monotonicNanoseconds)
+        if environment.pid == lastIdentifiedPid { lastIdentifiedPid = 0 }
     }
 
     private func passAlerts() {

@@ -3,6 +3,7 @@ import ProbeEvents
 import RuleEngine
 import RuleLanguage
 import StateGraph
+import WorkloadIdentity
 
 /// Events in, JSONL out: filter → totals → event line → graph → graph
 /// lines → rules → alert lines.
@@ -70,6 +71,19 @@ public final class Pipeline {
         state.process(event)
     }
 
+    /// Tells the pipeline who process `pid` is (its cgroup and launcher)
+    /// as of event time `time`: its lines carry the identity from now on,
+    /// and a `process.identity` line says so when it is news. No tick runs:
+    /// a replay feeds the same calls in the same order.
+    public func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command, at time: UInt64) {
+        state.identify(pid, as: identity, command: command, at: time)
+    }
+
+    /// Whether `pid`'s identity was told (even as nothing known).
+    public func knowsIdentity(of pid: UInt32) -> Bool {
+        state.graph.identities[pid] != nil
+    }
+
     /// Runs every tick whose boundary is at or before `time`.
     public func tick(through time: UInt64) {
         state.tick(through: time)
@@ -121,14 +135,33 @@ public final class Pipeline {
             tick(through: time)
             totals.add(event)
             if options.writesEvents {
-                eventEncoder.encode(event, into: &output)
+                eventEncoder.encode(event, identity: graph.identityFields(of: event.owner.pid), into: &output)
                 eventsWritten += 1
             }
             graph.apply(event, changes: &changes)
             flushChanges()
             engine?.observe(event, alerts: &alerts)
             flushAlerts()
+            // Its lines (exit, edges removed, alerts) carried it; a new
+            // process may take the pid.
+            if event.kind == .processExit { graph.forgetIdentity(event.owner.pid) }
             return true
+        }
+
+        mutating func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command, at time: UInt64) {
+            guard pid != 0, graph.identify(pid, as: identity) else { return }
+            let fields = graph.identityFields(of: pid)
+            guard options.writesEvents, !fields.isEmpty else { return }
+            output.beginObject()
+            output.field("ts", eventEncoder.clock.milliseconds(monotonicNanoseconds: time))
+            output.field("event_type", plain: EventType.processIdentity)
+            output.field("entity_id", prefix: "process-pid-", number: UInt64(pid))
+            output.field("pid", UInt64(pid))
+            output.field("value", identity.job?.description ?? "")
+            output.field("comm", command)
+            output.appendFields(fields)
+            output.field("ktime_ns", time)
+            output.endLine()
         }
 
         mutating func tick(through time: UInt64) {
@@ -148,16 +181,21 @@ public final class Pipeline {
 
         private mutating func flushAlerts() {
             guard !alerts.isEmpty else { return }
-            for alert in alerts { alertEncoder.encode(alert, into: &output) }
+            for alert in alerts { alertEncoder.encode(alert, identity: graph.identityFields(of: alert.pid), into: &output) }
             alertsWritten += UInt64(alerts.count)
-            if options.keepsAlerts { keptAlerts += alerts }
+            if options.keepsAlerts {
+                for var alert in alerts {
+                    alert.identity = graph.identities[alert.pid]?.identity
+                    keptAlerts.append(alert)
+                }
+            }
             alerts.removeAll(keepingCapacity: true)
         }
 
         private mutating func flushChanges() {
             guard !changes.isEmpty else { return }
             if options.writesGraph {
-                for change in changes { graphEncoder.encode(change, into: &output) }
+                for change in changes { graphEncoder.encode(change, identity: graph.identityFields(of: change.pid), into: &output) }
             }
             changes.removeAll(keepingCapacity: true)
         }

@@ -12,6 +12,9 @@ public struct ProbeOptions: Sendable {
     public var ringBufferBytes: UInt32 = 512 * 1024
     /// Optional features not to load (`retransmits` cannot be switched off).
     public var disabledFeatures: Set<ProbeFeature> = []
+    /// Send each socket owner's environment when it first claims a socket
+    /// (the launcher's rank and job; user space keeps only those).
+    public var copiesProcessEnvironment = true
 
     public init() {}
 }
@@ -102,7 +105,8 @@ public final class Probe {
             try object.setReadOnlyGlobal(named: "probe_config", to: ark_probe_config(
                 socket_cookie_helper: kernel.tracingMaySocketCookie ? 1 : 0,
                 owner_from_current_task: plan.claimsOwners ? 0 : 1,
-                pad: (0, 0, 0, 0, 0, 0)))
+                copies_process_environment: options.copiesProcessEnvironment ? 1 : 0,
+                pad: (0, 0, 0, 0, 0)))
             object.loadOnly(Set(plan.chosen.values.map(\.program)))
             do throws(ProbeError) {
                 try object.load()
@@ -137,9 +141,12 @@ public final class Probe {
     /// Hands every waiting record to `body`, in place, but no more than the
     /// ring buffer holds (a flood must not keep one call going); returns how
     /// many. Records still waiting keep `pollDescriptor` readable.
+    /// A socket owner's environment comes to `environment` as the raw
+    /// `ark_process_environment` sample (its data as long as the kernel sent).
     @discardableResult
-    public func consume(_ body: @escaping (UnsafePointer<ark_record>) -> Void) throws(ProbeError) -> Int {
-        try ring.consume(body)
+    public func consume(_ body: @escaping (UnsafePointer<ark_record>) -> Void,
+                        environment: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) throws(ProbeError) -> Int {
+        try ring.consume(body, environment: environment)
     }
 
     /// Records the kernel could not queue because the ring buffer was full,

@@ -5,11 +5,15 @@ import Glibc
 #endif
 
 /// Reads `ark_record`s from the probe's BPF ring buffer, in place: the
-/// handler sees each record where the kernel wrote it, no copy.
+/// handler sees each record where the kernel wrote it, no copy. A socket
+/// owner's environment (`ark_process_environment`, of its own length) goes
+/// to a handler of its own.
 final class RingBuffer {
     private var handle: OpaquePointer?
     private var handler: (UnsafePointer<ark_record>) -> Void = { _ in }
-    /// Samples whose size is not an `ark_record`'s: an object/agent mismatch.
+    private var environmentHandler: (UnsafeRawBufferPointer) -> Void = { _ in }
+    /// Samples that are neither an `ark_record` nor an environment: an
+    /// object/agent mismatch.
     private(set) var malformedRecords: UInt64 = 0
     /// Samples one `consume` hands out at most: as many as the ring holds.
     /// libbpf keeps consuming while the kernel keeps producing, so under a
@@ -38,12 +42,18 @@ final class RingBuffer {
     /// An epoll descriptor that becomes readable when records are waiting.
     var pollDescriptor: Int32 { ring_buffer__epoll_fd(handle) }
 
-    /// Hands every waiting record to `body`, but no more than the ring
-    /// holds; returns how many samples there were.
-    func consume(_ body: @escaping (UnsafePointer<ark_record>) -> Void) throws(ProbeError) -> Int {
+    /// Hands every waiting record to `body` (environments to
+    /// `environment`), but no more than the ring holds; returns how many
+    /// samples there were.
+    func consume(_ body: @escaping (UnsafePointer<ark_record>) -> Void,
+                 environment: @escaping (UnsafeRawBufferPointer) -> Void) throws(ProbeError) -> Int {
         handler = body
+        environmentHandler = environment
         delivered = 0
-        defer { handler = { _ in } }
+        defer {
+            handler = { _ in }
+            environmentHandler = { _ in }
+        }
         let result = ring_buffer__consume(handle)
         if result < 0 && !(result == -ECANCELED && delivered == batchLimit) {
             throw .system(call: "ring_buffer__consume", errno: -result)
@@ -53,10 +63,18 @@ final class RingBuffer {
 
     private func deliver(_ data: UnsafeMutableRawPointer?, _ size: Int) {
         delivered += 1
-        guard let data, size == MemoryLayout<ark_record>.size else {
+        guard let data else {
             malformedRecords += 1
             return
         }
-        handler(UnsafePointer(data.assumingMemoryBound(to: ark_record.self)))
+        if size == MemoryLayout<ark_record>.size {
+            handler(UnsafePointer(data.assumingMemoryBound(to: ark_record.self)))
+        } else if size >= Int(ARK_PROCESS_ENVIRONMENT_HEADER_SIZE), size <= MemoryLayout<ark_process_environment>.size,
+                  data.load(fromByteOffset: MemoryLayout<ark_process_environment>.offset(of: \.kind)!, as: UInt32.self)
+                    == ARK_RECORD_PROCESS_ENVIRONMENT.rawValue {
+            environmentHandler(UnsafeRawBufferPointer(start: data, count: size))
+        } else {
+            malformedRecords += 1
+        }
     }
 }

@@ -10,6 +10,9 @@ public enum EventType {
     public static let kernelDrop: StaticString = "transport.kernel_drop"
     /// A process that owned a TCP socket exited; value = "1".
     public static let processExit: StaticString = "process.exit"
+    /// Who a socket owner is (job, rank, container, cgroup); value = its
+    /// job key, or "" when it has none.
+    public static let processIdentity: StaticString = "process.identity"
     /// Records lost because the ring buffer was full; value = how many.
     public static let loss: StaticString = "probe.loss"
 }
@@ -37,8 +40,9 @@ public struct EventLineEncoder {
 
     /// One line per event, the hottest path of the agent: the line's room is
     /// reserved once, and each run of keys and fixed values between two
-    /// variable values is a single constant copy.
-    public func encode(_ event: ProbeEvent, into line: inout JSONLineWriter) {
+    /// variable values is a single constant copy. `identity`: the owner's
+    /// identity fields (`WorkloadIdentity.encodedFields`), after its own.
+    public func encode(_ event: ProbeEvent, identity: [UInt8] = [], into line: inout JSONLineWriter) {
         line.reserve(Self.lineRoom)
         line.put("{\"ts\":")
         texts.put(clock.milliseconds(monotonicNanoseconds: event.monotonicNanoseconds), as: texts.milliseconds, into: &line)
@@ -63,6 +67,8 @@ public struct EventLineEncoder {
             texts.put(owner.command, into: &line)
             line.put(",\"cgroup_id\":")
             line.putDecimal(owner.cgroupID)
+            line.appendFields(identity)
+            line.reserve(Self.lineRoom)
             line.put(",\"exit_code\":")
             line.putDecimal(UInt64(event.dropReason))
             line.put(",\"ktime_ns\":")
@@ -103,6 +109,8 @@ public struct EventLineEncoder {
             line.putDecimal(UInt64(owner.uid))
             line.put(",\"cgroup_id\":")
             line.putDecimal(owner.cgroupID)
+            line.appendFields(identity)
+            line.reserve(Self.lineRoom)
         }
         switch owner.source {
         case .none: line.put(",\"attribution\":\"none\"")

@@ -78,6 +78,14 @@ public struct JSONLineWriter {
         write(UInt8(ascii: "\n"))
     }
 
+    /// Appends fields encoded elsewhere, each with its leading comma
+    /// (`,"key":value...`): a process's identity, made once per process.
+    public mutating func appendFields(_ fields: [UInt8]) {
+        guard !fields.isEmpty else { return }
+        fields.withUnsafeBytes { write($0.baseAddress!, count: $0.count) }
+        needsComma = true
+    }
+
     /// Appends the lines another writer built.
     public mutating func append(_ other: JSONLineWriter) {
         write(other.storage.base, count: other.count)

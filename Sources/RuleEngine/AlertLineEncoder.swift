@@ -16,7 +16,8 @@ public struct AlertLineEncoder {
         self.clock = clock
     }
 
-    public func encode(_ alert: Alert, into line: inout JSONLineWriter) {
+    /// `identity`: the identity fields of the alert's process, after its labels.
+    public func encode(_ alert: Alert, identity: [UInt8] = [], into line: inout JSONLineWriter) {
         line.beginObject()
         line.field("ts", clock.milliseconds(monotonicNanoseconds: alert.time))
         line.field("event_type", plain: EventType.alert)
@@ -31,6 +32,7 @@ public struct AlertLineEncoder {
         line.beginNestedObject()
         for label in alert.labels { line.field(label.name, label.value) }
         line.endNestedObject()
+        line.appendFields(identity)
         line.field("onset", clock.milliseconds(monotonicNanoseconds: alert.onset))
         line.key("evidence")
         line.beginNestedObject()

@@ -1,6 +1,7 @@
 import ProbeEvents
 import RuleLanguage
 import StateGraph
+import WorkloadIdentity
 
 /// A firing or resolved alert, ready to be written.
 public struct Alert: Sendable {
@@ -20,6 +21,8 @@ public struct Alert: Sendable {
     public let message: String
     /// Every field of the subject, by name, at the transition.
     public let evidence: [(name: String, value: Value)]
+    /// Who the alert's process is, when known (set as the alert is written).
+    public var identity: WorkloadIdentity?
 }
 
 /// Evaluates rules over events and the state graph, by event time only.

@@ -17,7 +17,8 @@ public struct GraphLineEncoder {
     }
 
     /// Runs of constant keys are written whole; no text is made on the way.
-    public func encode(_ change: GraphChange, into line: inout JSONLineWriter) {
+    /// `identity`: the process's identity fields, after its comm.
+    public func encode(_ change: GraphChange, identity: [UInt8] = [], into line: inout JSONLineWriter) {
         line.appendRaw("{\"ts\":")
         line.appendUnsigned(clock.milliseconds(monotonicNanoseconds: change.time))
         switch change.kind {
@@ -34,6 +35,7 @@ public struct GraphLineEncoder {
         Self.append(change.target, to: &line)
         line.appendRaw("\",\"comm\":")
         line.appendString(change.command)
+        line.appendFields(identity)
         line.appendRaw(",\"peer\":\"")
         line.appendAddress(change.peer)
         let figures = change.figures

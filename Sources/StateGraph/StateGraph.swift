@@ -1,4 +1,5 @@
 import ProbeEvents
+import WorkloadIdentity
 
 /// Bounds and timings of the graph. Times are event time (the kernel's
 /// monotonic clock carried by the events), never the wall clock, so a
@@ -49,6 +50,9 @@ public struct StateGraph: Sendable {
     /// Blocked time of each process's network edge, summed as spells end
     /// (a counter: it never goes back). Bounded like the processes.
     public private(set) var blockedNanosecondsByProcess: [UInt32: UInt64] = [:]
+    /// Who each process is (job, rank, container...), as far as known:
+    /// told by `identify`, forgotten by `forgetIdentity` at its exit.
+    public private(set) var identities: IdentityCache
     /// Time and retransmit total of each edge's last emitted change.
     private var emitted: [EdgeKey: (time: UInt64, retransmits: UInt64, timeouts: UInt64, blocked: Bool)] = [:]
 
@@ -59,6 +63,25 @@ public struct StateGraph: Sendable {
 
     public init(configuration: GraphConfiguration = GraphConfiguration()) {
         self.configuration = configuration
+        identities = IdentityCache(capacity: configuration.maximumProcesses)
+    }
+
+    // MARK: Identities
+
+    /// Stores who `pid` is; true when that is news (new, or changed).
+    @discardableResult
+    public mutating func identify(_ pid: UInt32, as identity: WorkloadIdentity) -> Bool {
+        identities.insert(identity, for: pid)
+    }
+
+    /// The process exited (after its last lines were written).
+    public mutating func forgetIdentity(_ pid: UInt32) {
+        identities.remove(pid)
+    }
+
+    /// The line fields of `pid`'s identity; empty when unknown.
+    public func identityFields(of pid: UInt32) -> [UInt8] {
+        identities[pid]?.fields ?? []
     }
 
     // MARK: Events

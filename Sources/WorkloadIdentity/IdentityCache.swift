@@ -17,10 +17,17 @@ public struct WorkloadIdentity: Equatable, Sendable {
 
 /// Identities resolved once per process and dropped at its exit, within a
 /// bound: a node that churns short-lived processes must not grow it, and
-/// an identity is read from /proc (or the kernel's copy) only once.
+/// an identity is read from /proc (or the kernel's copy) only once. Each
+/// is kept with its line fields, encoded once.
 public struct IdentityCache: Sendable {
+    public struct Entry: Sendable {
+        public let identity: WorkloadIdentity
+        /// `identity.encodedFields`, made when it was stored.
+        public let fields: [UInt8]
+    }
+
     public let capacity: Int
-    private var identities: [UInt32: WorkloadIdentity] = [:]
+    public private(set) var entries: [UInt32: Entry] = [:]
     /// Insertion order, for evicting the oldest when full (with lazily
     /// skipped pids that already left).
     private var order: [UInt32] = []
@@ -31,28 +38,33 @@ public struct IdentityCache: Sendable {
         self.capacity = max(1, capacity)
     }
 
-    public var count: Int { identities.count }
+    public var count: Int { entries.count }
 
-    /// The identity of `pid`, resolved by `resolve` the first time only.
-    public mutating func identity(of pid: UInt32, resolve: (UInt32) -> WorkloadIdentity) -> WorkloadIdentity {
-        if let known = identities[pid] { return known }
-        let identity = resolve(pid)
-        if identities.count >= capacity { evictOldest() }
-        identities[pid] = identity
-        order.append(pid)
-        return identity
+    public subscript(pid: UInt32) -> Entry? { entries[pid] }
+
+    /// Stores (or replaces) the identity of `pid`; true when it changed.
+    @discardableResult
+    public mutating func insert(_ identity: WorkloadIdentity, for pid: UInt32) -> Bool {
+        if let known = entries[pid] {
+            guard known.identity != identity else { return false }
+        } else {
+            if entries.count >= capacity { evictOldest() }
+            order.append(pid)
+        }
+        entries[pid] = Entry(identity: identity, fields: identity.encodedFields)
+        return true
     }
 
     /// The process exited: its pid may be reused by another.
     public mutating func remove(_ pid: UInt32) {
-        identities[pid] = nil
+        entries[pid] = nil
     }
 
     private mutating func evictOldest() {
         while orderStart < order.count {
             let pid = order[orderStart]
             orderStart += 1
-            if identities.removeValue(forKey: pid) != nil {
+            if entries.removeValue(forKey: pid) != nil {
                 evictions += 1
                 break
             }

@@ -35,10 +35,23 @@ public struct LauncherEnvironment: Equatable, Sendable {
     /// bytes, as in /proc/PID/environ (a truncated last entry is dropped).
     /// Values that are not what the launcher writes (a rank that is not a
     /// number, an over-long id, control characters) are left out.
-    public init(block: some Collection<UInt8>) {
+    public init(block: some BidirectionalCollection<UInt8>) {
+        self.init(head: block, tail: EmptyCollection())
+    }
+
+    /// Reads a block of which only the start (`head`) and the end (`tail`)
+    /// are known: an entry cut at either side of the gap is dropped, as is
+    /// an entry cut at the end of `head` when there is no tail.
+    public init(head: some BidirectionalCollection<UInt8>, tail: some BidirectionalCollection<UInt8>) {
         self.init()
         var values: [String: String] = [:]
-        for entry in block.split(separator: 0, omittingEmptySubsequences: true) {
+        // Up to the head's last NUL: what follows is an entry cut short.
+        let wholeHead = head.last == 0 ? head[...] : head[..<(head.lastIndex(of: 0) ?? head.startIndex)]
+        // From the tail's first NUL on: what comes before is the end of an entry.
+        let wholeTail = tail.isEmpty ? tail[...] : tail[(tail.firstIndex(of: 0).map { tail.index(after: $0) } ?? tail.endIndex)...]
+        let entries = wholeHead.split(separator: 0, omittingEmptySubsequences: true).map { Array($0) }
+            + wholeTail.split(separator: 0, omittingEmptySubsequences: true).map { Array($0) }
+        for entry in entries {
             guard let equals = entry.firstIndex(of: UInt8(ascii: "=")) else { continue }
             let name = String(decoding: entry[entry.startIndex..<equals], as: UTF8.self)
             guard Self.variables.contains(name) else { continue }

@@ -6,33 +6,30 @@ final class IdentityCacheTests: XCTestCase {
         WorkloadIdentity(cgroupPath: "/system.slice/app-\(pid).service")
     }
 
-    func testResolvesOncePerProcessAndAgainAfterItsExit() {
+    func testStoresOncePerProcessAndForgetsAtExit() {
         var cache = IdentityCache(capacity: 8)
-        var resolved: [UInt32] = []
-        for pid in [7, 7, 8, 7] as [UInt32] {
-            _ = cache.identity(of: pid) { resolved.append($0); return identity($0) }
-        }
-        XCTAssertEqual(resolved, [7, 8])
+        XCTAssertTrue(cache.insert(identity(7), for: 7))
+        XCTAssertFalse(cache.insert(identity(7), for: 7), "the same identity again is no news")
+        XCTAssertTrue(cache.insert(WorkloadIdentity(cgroupPath: "/other.slice"), for: 7), "a changed one is")
+        XCTAssertEqual(cache[7]?.identity.cgroupPath, "/other.slice")
+        XCTAssertEqual(String(decoding: cache[7]!.fields, as: UTF8.self), #","cgroup_path":"/other.slice""#)
         cache.remove(7)
-        XCTAssertEqual(cache.identity(of: 7) { resolved.append($0); return identity($0) }.cgroupPath,
-                       "/system.slice/app-7.service")
-        XCTAssertEqual(resolved, [7, 8, 7], "a pid reused after an exit is read again")
+        XCTAssertNil(cache[7], "a pid reused after an exit is read again")
+        XCTAssertEqual(cache.count, 0)
     }
 
     func testBoundedEvictingTheOldest() {
         var cache = IdentityCache(capacity: 3)
-        for pid in 1...3 as ClosedRange<UInt32> { _ = cache.identity(of: pid, resolve: identity) }
+        for pid in 1...3 as ClosedRange<UInt32> { cache.insert(identity(pid), for: pid) }
         cache.remove(1)
-        for pid in 4...5 as ClosedRange<UInt32> { _ = cache.identity(of: pid, resolve: identity) }
+        for pid in 4...5 as ClosedRange<UInt32> { cache.insert(identity(pid), for: pid) }
         XCTAssertEqual(cache.count, 3)
         XCTAssertEqual(cache.evictions, 1, "5 evicted 2, the oldest still cached (1 had exited)")
-        var resolved: [UInt32] = []
-        _ = cache.identity(of: 2) { resolved.append($0); return identity($0) }
-        _ = cache.identity(of: 5) { resolved.append($0); return identity($0) }
-        XCTAssertEqual(resolved, [2])
+        XCTAssertNil(cache[2])
+        XCTAssertNotNil(cache[5])
         // Churn: 100,000 short-lived processes never grow it.
         for pid in 10..<100_000 as Range<UInt32> {
-            _ = cache.identity(of: pid, resolve: identity)
+            cache.insert(identity(pid), for: pid)
             if pid % 2 == 0 { cache.remove(pid) }
         }
         XCTAssertLessThanOrEqual(cache.count, 3)

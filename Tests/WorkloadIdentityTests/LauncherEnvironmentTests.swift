@@ -73,3 +73,29 @@ final class LauncherEnvironmentTests: XCTestCase {
         XCTAssertNil(JobKey(launcher: launcher(rank: 1), cgroup: CgroupWorkload()))
     }
 }
+
+final class LauncherEnvironmentHeadAndTailTests: XCTestCase {
+    func block(_ entries: [String]) -> [UInt8] {
+        entries.flatMap { Array($0.utf8) + [0] }
+    }
+
+    /// A block too long to send whole: the kernel sends its first and last
+    /// halves, and entries cut at the gap must not be read as others.
+    func testEntriesCutAtTheGapAreDropped() {
+        let whole = block(["RANK=12", "HOME=/root", "XWORLD_SIZE=9", "WORLD_SIZE=16", "LOCAL_RANK=3"])
+        // Head ends inside "RANK=12" after "RANK=1"; tail starts inside "XWORLD_SIZE=9" at "WORLD_SIZE=9".
+        let head = Array(whole[0..<6])
+        let tailStart = whole.count - Array("WORLD_SIZE=9\0WORLD_SIZE=16\0LOCAL_RANK=3\0".utf8).count
+        let tail = Array(whole[tailStart...])
+        let launcher = LauncherEnvironment(head: head, tail: tail)
+        XCTAssertNil(launcher.rank, "RANK=1 is a cut RANK=12")
+        XCTAssertEqual(launcher.worldSize, 16, "the cut XWORLD_SIZE=9 is not WORLD_SIZE")
+        XCTAssertEqual(launcher.localRank, 3)
+    }
+
+    func testAHeadEndingOnAnEntryBoundaryKeepsItsLastEntry() {
+        let launcher = LauncherEnvironment(head: block(["RANK=2"]), tail: block(["X=1", "WORLD_SIZE=4"]))
+        XCTAssertEqual(launcher.rank, 2)
+        XCTAssertEqual(launcher.worldSize, 4, "the tail's first entry is dropped (it may be cut), then WORLD_SIZE read")
+    }
+}
