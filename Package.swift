@@ -55,7 +55,7 @@ let package = Package(
                            "TraceFormat", "CArkProbeRecords", "CLinux", "Metrics"]
         ),
         // Pushes alerts to Alertmanager's v2 API from threads of its own.
-        .target(name: "Alertmanager", dependencies: ["RuleEngine", "RuleLanguage", "ProbeEvents"]),
+        .target(name: "Alertmanager", dependencies: ["RuleEngine", "RuleLanguage", "ProbeEvents", "WorkloadIdentity"]),
         .testTarget(name: "AlertmanagerTests", dependencies: ["Alertmanager", "RuleEngine", "RuleLanguage", "ProbeEvents"]),
         // Embeds rules/*.yaml in the command as its default rules.
         .executableTarget(name: "rules-embed", path: "Sources/RulesEmbed"),
@@ -90,12 +90,12 @@ let package = Package(
         .executableTarget(name: "ark-lab-traffic", path: "Tests/LabTraffic"),
         .testTarget(name: "KernelProbeTests", dependencies: ["KernelProbe"]),
         .testTarget(name: "ProbeEventsTests", dependencies: ["ProbeEvents", "CArkProbeRecords"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Metrics", "ProbeEvents", "RuleEngine", "RuleLanguage", "StateGraph"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Metrics", "ProbeEvents", "RuleEngine", "RuleLanguage", "StateGraph", "WorkloadIdentity"]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "RuleLanguage", dependencies: ["CYAML"]),
         .testTarget(name: "RuleLanguageTests", dependencies: ["RuleLanguage"]),
-        .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat", "ProbeEvents"]),
-        .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "RuleLanguage", "StateGraph", "ProbeEvents"]),
+        .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat", "ProbeEvents", "WorkloadIdentity"]),
+        .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "RuleLanguage", "StateGraph", "ProbeEvents", "WorkloadIdentity"]),
         .testTarget(name: "StateGraphTests", dependencies: ["StateGraph", "ProbeEvents"]),
         .target(name: "RuleTesting", dependencies: ["Agent", "RuleEngine", "RuleLanguage", "TraceFormat", "ProbeEvents", "StateGraph"]),
         .testTarget(name: "RuleTestingTests", dependencies: ["RuleTesting"]),

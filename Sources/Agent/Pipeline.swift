@@ -71,12 +71,11 @@ public final class Pipeline {
         state.process(event)
     }
 
-    /// Tells the pipeline who process `pid` is (its cgroup and launcher)
-    /// as of event time `time`: its lines carry the identity from now on,
-    /// and a `process.identity` line says so when it is news. No tick runs:
-    /// a replay feeds the same calls in the same order.
-    public func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command, at time: UInt64) {
-        state.identify(pid, as: identity, command: command, at: time)
+    /// Tells the pipeline who process `pid` is (its cgroup and launcher):
+    /// its lines carry the identity from now on, and a `process.identity`
+    /// line comes before the first of them (again when it changed).
+    public func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command) {
+        state.identify(pid, as: identity, command: command)
     }
 
     /// Whether `pid`'s identity was told (even as nothing known).
@@ -134,13 +133,15 @@ public final class Pipeline {
             if nextTick == 0 { nextTick = (time / options.tickNanoseconds + 1) * options.tickNanoseconds }
             tick(through: time)
             totals.add(event)
+            let identity = event.owner.pid != 0 ? graph.identities[event.owner.pid] : nil
             if options.writesEvents {
-                eventEncoder.encode(event, identity: graph.identityFields(of: event.owner.pid), into: &output)
+                if let identity, !identity.announced { announce(event.owner.pid, identity, at: time) }
+                eventEncoder.encode(event, identity: identity?.fields ?? [], into: &output)
                 eventsWritten += 1
             }
             graph.apply(event, changes: &changes)
             flushChanges()
-            engine?.observe(event, alerts: &alerts)
+            engine?.observe(event, identity: identity?.identity, alerts: &alerts)
             flushAlerts()
             // Its lines (exit, edges removed, alerts) carried it; a new
             // process may take the pid.
@@ -148,18 +149,25 @@ public final class Pipeline {
             return true
         }
 
-        mutating func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command, at time: UInt64) {
-            guard pid != 0, graph.identify(pid, as: identity) else { return }
-            let fields = graph.identityFields(of: pid)
-            guard options.writesEvents, !fields.isEmpty else { return }
+        mutating func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command) {
+            guard pid != 0 else { return }
+            graph.identify(pid, as: identity, command: command)
+        }
+
+        /// The `process.identity` line, written before the first line of
+        /// the process that passes the filter (and again when it changed):
+        /// a filtered stream names only the processes it is about.
+        private mutating func announce(_ pid: UInt32, _ entry: IdentityCache.Entry, at time: UInt64) {
+            graph.markIdentityAnnounced(pid)
+            guard !entry.fields.isEmpty else { return }
             output.beginObject()
             output.field("ts", eventEncoder.clock.milliseconds(monotonicNanoseconds: time))
             output.field("event_type", plain: EventType.processIdentity)
             output.field("entity_id", prefix: "process-pid-", number: UInt64(pid))
             output.field("pid", UInt64(pid))
-            output.field("value", identity.job?.description ?? "")
-            output.field("comm", command)
-            output.appendFields(fields)
+            output.field("value", entry.identity.job?.description ?? "")
+            output.field("comm", entry.command)
+            output.appendFields(entry.fields)
             output.field("ktime_ns", time)
             output.endLine()
         }
@@ -181,7 +189,7 @@ public final class Pipeline {
 
         private mutating func flushAlerts() {
             guard !alerts.isEmpty else { return }
-            for alert in alerts { alertEncoder.encode(alert, identity: graph.identityFields(of: alert.pid), into: &output) }
+            for alert in alerts { alertEncoder.encode(alert, identity: identityFields(of: alert), into: &output) }
             alertsWritten += UInt64(alerts.count)
             if options.keepsAlerts {
                 for var alert in alerts {
@@ -190,6 +198,12 @@ public final class Pipeline {
                 }
             }
             alerts.removeAll(keepingCapacity: true)
+        }
+
+        /// A process's identity, or a job alert's job.
+        private func identityFields(of alert: Alert) -> [UInt8] {
+            if case .job(let key) = alert.entity { return WorkloadIdentity.encodedJobField(key) }
+            return graph.identityFields(of: alert.pid)
         }
 
         private mutating func flushChanges() {

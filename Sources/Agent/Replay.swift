@@ -106,6 +106,9 @@ public final class Replay {
             lastEventTime = max(lastEventTime, event.monotonicNanoseconds)
             pipeline(clock: WallClock(offsetNanoseconds: 0)).process(event)
             collectAlerts()
+        case .identity(let process, _):
+            pipeline(clock: WallClock(offsetNanoseconds: 0))
+                .identify(process.pid, as: process.identity, command: process.command)
         case .passthrough(let eventType, let bytes, _):
             guard !Self.derivedEventTypes.contains(eventType) else { return }
             summary.passedThrough += 1

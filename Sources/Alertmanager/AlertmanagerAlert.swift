@@ -1,6 +1,7 @@
 import ProbeEvents
 import RuleEngine
 import RuleLanguage
+import WorkloadIdentity
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,8 @@ public struct AlertmanagerAlert: Equatable, Sendable {
     }
 
     /// Sorted by name: alertname, severity, host, entity, pid, comm, peer,
-    /// then the rule's own labels.
+    /// training_job and rank (what the process's launcher says; `job` is
+    /// Prometheus's scrape job), then the rule's own labels.
     public let labels: [Label]
     /// The alert's message.
     public let summary: String
@@ -28,7 +30,9 @@ public struct AlertmanagerAlert: Equatable, Sendable {
 
     /// Labels the agent sets itself; a rule label of the same name is left
     /// out (the identity of an alert must not depend on a rule's wording).
-    public static let reservedLabelNames: Set<String> = ["alertname", "severity", "host", "entity", "pid", "comm", "peer"]
+    public static let reservedLabelNames: Set<String> = [
+        "alertname", "severity", "host", "entity", "pid", "comm", "peer", "training_job", "rank",
+    ]
 
     public init(_ alert: Alert, host: String, clock: WallClock) {
         var labels = [Label(name: "alertname", value: alert.rule), Label(name: "severity", value: alert.severity.rawValue)]
@@ -39,6 +43,10 @@ public struct AlertmanagerAlert: Equatable, Sendable {
             labels.append(Label(name: "comm", value: comm))
         }
         if let peer = Self.peer(of: alert) { labels.append(Label(name: "peer", value: peer)) }
+        if let job = alert.identity?.job?.description ?? Self.evidenceString("job", in: alert), !job.isEmpty {
+            labels.append(Label(name: "training_job", value: job))
+        }
+        if let rank = alert.identity?.launcher.rank { labels.append(Label(name: "rank", value: String(rank))) }
         for label in alert.labels where !Self.reservedLabelNames.contains(label.name) && !label.value.isEmpty {
             labels.append(Label(name: label.name, value: label.value))
         }

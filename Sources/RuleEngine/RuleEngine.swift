@@ -46,6 +46,7 @@ public final class RuleEngine {
         var lifecycle = AlertLifecycle()
         var windows: [AggregateWindow]
         var lastEvent: ProbeEvent?
+        var lastIdentity: WorkloadIdentity?
         var lastSeen: UInt64
         /// What the last evaluation with a subject saw: a resolved line
         /// whose subject is gone reports these.
@@ -108,7 +109,8 @@ public final class RuleEngine {
 
     /// Folds an event into aggregates and drop counters, and evaluates the
     /// event-subject rules it concerns.
-    public func observe(_ event: ProbeEvent, alerts: inout [Alert]) {
+    /// `identity`: who the event's process is, for rules that read it.
+    public func observe(_ event: ProbeEvent, identity: WorkloadIdentity? = nil, alerts: inout [Alert]) {
         let time = event.monotonicNanoseconds
         if event.kind == .drop, neededSubjects.contains(.kernelDrops),
            let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
@@ -131,16 +133,17 @@ public final class RuleEngine {
                     windows: rules[index].rule.aggregates.map(AggregateWindow.init), lastSeen: time)
             }
             rules[index].entities[entity]!.lastSeen = time
-            feed(event, toAggregatesOf: index, entity: entity)
+            feed(event, identity: identity, toAggregatesOf: index, entity: entity)
             if isSubject {
                 rules[index].entities[entity]!.lastEvent = event
-                let instance = EventInstance(event: event, entity: entity, reasons: reasons)
+                rules[index].entities[entity]!.lastIdentity = identity
+                let instance = EventInstance(event: event, entity: entity, reasons: reasons, identity: identity)
                 evaluate(index, instance, at: time, alerts: &alerts)
             }
         }
     }
 
-    private func feed(_ event: ProbeEvent, toAggregatesOf index: Int, entity: AlertEntity) {
+    private func feed(_ event: ProbeEvent, identity: WorkloadIdentity?, toAggregatesOf index: Int, entity: AlertEntity) {
         let specs = rules[index].rule.aggregates
         guard !specs.isEmpty else { return }
         for (slot, spec) in specs.enumerated() {
@@ -149,10 +152,12 @@ public final class RuleEngine {
             case .everyEvent:
                 amount = 1
             case .field(let name):
-                guard case .number(let number) = EventFields.value(name, of: event, reasons: reasons) else { continue }
+                guard case .number(let number) = EventFields.value(name, of: event, reasons: reasons, identity: identity) else { continue }
                 amount = number
             case .matching(let predicate):
-                context.load(predicate.fieldNames) { [reasons] in EventFields.value($0, of: event, reasons: reasons) }
+                context.load(predicate.fieldNames) { [reasons] in
+                    EventFields.value($0, of: event, reasons: reasons, identity: identity)
+                }
                 guard predicate.matches(context) else { continue }
                 amount = 1
             }
@@ -174,13 +179,16 @@ public final class RuleEngine {
             case .peer: for instance in instances.peers { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
             case .connection: for instance in instances.connections { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
             case .kernelDrops: for instance in instances.kernelDrops { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
+            case .job: for instance in instances.jobs { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
             case .event:
                 // A condition over one event holds at that event only; with
                 // windowed aggregates it is re-checked as the windows decay.
                 guard !rules[index].rule.aggregates.isEmpty else { break }
                 for entity in activeEntities(of: index) {
                     guard let event = rules[index].entities[entity]?.lastEvent else { continue }
-                    evaluate(index, EventInstance(event: event, entity: entity, reasons: reasons), at: time, alerts: &alerts)
+                    let identity = rules[index].entities[entity]?.lastIdentity
+                    evaluate(index, EventInstance(event: event, entity: entity, reasons: reasons, identity: identity),
+                             at: time, alerts: &alerts)
                     seen.insert(entity)
                 }
             }

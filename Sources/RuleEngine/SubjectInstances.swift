@@ -1,6 +1,7 @@
 import ProbeEvents
 import RuleLanguage
 import StateGraph
+import WorkloadIdentity
 
 /// Who an alert is about; its text is the line's `entity_id`.
 public enum AlertEntity: Hashable, Sendable, CustomStringConvertible {
@@ -10,6 +11,8 @@ public enum AlertEntity: Hashable, Sendable, CustomStringConvertible {
     case peer(IPAddress)
     case connection(UInt64)
     case kernelDrops(netns: UInt32, reason: String)
+    /// A job by its key (`run:<id>`, `slurm:<id>`, `pod:<uid>`, `rdzv:<addr>:<port>`).
+    case job(String)
 
     public var description: String {
         switch self {
@@ -19,6 +22,7 @@ public enum AlertEntity: Hashable, Sendable, CustomStringConvertible {
         case .peer(let address): "peer-\(address)"
         case .connection(let cookie): "connection-\(cookie)"
         case .kernelDrops(let netns, let reason): "kernel-drops-\(netns)-\(reason)"
+        case .job(let key): "job-\(key)"
         }
     }
 
@@ -36,6 +40,8 @@ public enum AlertEntity: Hashable, Sendable, CustomStringConvertible {
         case .kernelDrops:
             guard event.kind == .drop else { return nil }
             return .kernelDrops(netns: event.networkNamespace, reason: reasons[event.dropReason] ?? "UNKNOWN_\(event.dropReason)")
+        case .job:
+            return nil
         case .event:
             if event.kind == .processExit { return .process(event.owner.pid) }
             return event.owner.pid != 0 ? .network(pid: event.owner.pid) : .networkNamespace(event.networkNamespace)
@@ -56,6 +62,7 @@ struct NetworkEdgeInstance: SubjectInstance {
     let figures: EdgeFigures
     let peer: IPAddress
     let peerWaiters: Int
+    let identity: WorkloadIdentity?
 
     var entity: AlertEntity { .network(pid: process.pid) }
     var pid: UInt32 { process.pid }
@@ -67,7 +74,7 @@ struct NetworkEdgeInstance: SubjectInstance {
         case "cgroup_id": .number(Double(process.cgroupID))
         case "peer": .string(peer.description)
         case "peer_waiters": .number(Double(peerWaiters))
-        default: figures.value(field)
+        default: Subject.identityFields[field] != nil ? identity.value(field) : figures.value(field)
         }
     }
 }
@@ -117,6 +124,7 @@ struct ConnectionInstance: SubjectInstance {
     let windowSeconds: Double
     let blockedForSeconds: Double
     let blockedLastSecond: Double
+    let identity: WorkloadIdentity?
 
     var entity: AlertEntity { .connection(node.cookie) }
     var pid: UInt32 { node.pid }
@@ -139,7 +147,18 @@ struct ConnectionInstance: SubjectInstance {
         case "window": return .number(windowSeconds)
         case "blocked_for": return .number(blockedForSeconds)
         case "blocked_1s": return .number(blockedLastSecond)
-        default: return .missing
+        default: return identity.value(field)
+        }
+    }
+}
+
+extension Optional where Wrapped == WorkloadIdentity {
+    /// An identity field as a rule reads it; missing when not known.
+    func value(_ field: String) -> Value {
+        switch self?.field(field) {
+        case .number(let number)?: .number(Double(number))
+        case .string(let text)?: .string(text)
+        case nil: .missing
         }
     }
 }
@@ -171,11 +190,12 @@ struct EventInstance: SubjectInstance {
     let event: ProbeEvent
     let entity: AlertEntity
     let reasons: [UInt32: String]
+    let identity: WorkloadIdentity?
 
     var pid: UInt32 { event.owner.pid }
 
     func value(_ field: String) -> Value {
-        EventFields.value(field, of: event, reasons: reasons)
+        EventFields.value(field, of: event, reasons: reasons, identity: identity)
     }
 }
 

@@ -1,6 +1,7 @@
 import ProbeEvents
 import RuleLanguage
 import StateGraph
+import WorkloadIdentity
 
 /// What a rule can be about (its `on:`), with the fields each offers.
 /// Graph subjects are evaluated on every tick for each instance the graph
@@ -15,6 +16,9 @@ public enum Subject: Hashable, Sendable {
     /// Kernel drops of one reason in one network namespace
     /// (entity `kernel-drops-<netns>-<reason>`).
     case kernelDrops
+    /// A job's processes on this node (entity `job-<job key>`): its ranks,
+    /// which are blocked, and the worst one's connection and peer.
+    case job
     /// Every event of one type (entity: the event's own).
     case event(ProbeEvent.Kind, sent: Bool)
 
@@ -23,6 +27,7 @@ public enum Subject: Hashable, Sendable {
         "peer": .peer,
         "connection": .connection,
         "kernel_drops": .kernelDrops,
+        "job": .job,
         "transport.drop": .event(.retransmit, sent: true),
         "transport.retransmit_failed": .event(.retransmit, sent: false),
         "transport.congestion": .event(.congestionState, sent: true),
@@ -41,26 +46,40 @@ public enum Subject: Hashable, Sendable {
         case .peer: Self.peerFields
         case .connection: Self.connectionFields
         case .kernelDrops: Self.dropFields
+        case .job: Self.jobFields
         case .event: EventFields.schema.fields
         }
     }
 
-    static let edgeFields: [String: FieldType] = [
+    /// What a process's identity offers rules (missing when unknown).
+    static let identityFields: [String: FieldType] = [
+        "job": .string, "rank": .number, "local_rank": .number, "world_size": .number, "group_rank": .number,
+        "slurm_job": .number, "slurm_step": .string, "container_id": .string, "pod_uid": .string,
+        "qos_class": .string, "systemd_unit": .string, "cgroup_path": .string,
+    ]
+    static let jobFields: [String: FieldType] = [
+        "job": .string, "ranks": .number, "world_size": .number, "rank_list": .string,
+        "stalled_ranks": .number, "blocked_ranks": .number, "stalled_rank_list": .string, "waiting_ranks": .string,
+        "culprit": .string, "culprit_rank": .number, "culprit_pid": .number, "culprit_comm": .string,
+        "peer": .string, "connection": .string, "rtos": .number, "retransmits": .number,
+        "blocked": .duration, "blocked_for": .duration, "blocked_1s": .duration, "window": .duration,
+    ]
+    static let edgeFields: [String: FieldType] = identityFields.merging([
         "pid": .number, "comm": .string, "cgroup_id": .number,
         "retransmit_rate": .number, "retransmits": .number, "rtos": .number, "failed": .number,
         "backoff": .number, "connections": .number, "held": .duration, "quiet": .duration,
         "window": .duration, "peer": .string, "peer_waiters": .number,
         "blocked": .duration, "blocked_fraction": .number, "blocked_for": .duration, "blocked_1s": .duration,
-    ]
+    ]) { identity, _ in identity }
     static let peerFields: [String: FieldType] = [
         "peer": .string, "waiters": .number, "stalled_waiters": .number, "retransmit_rate": .number, "retransmits": .number,
         "rtos": .number, "window": .duration, "blocked_waiters": .number, "blocked_for": .duration,
     ]
-    static let connectionFields: [String: FieldType] = [
+    static let connectionFields: [String: FieldType] = identityFields.merging([
         "pid": .number, "comm": .string, "saddr": .string, "sport": .number, "daddr": .string,
         "dport": .number, "retransmits": .number, "rtos": .number, "retransmit_rate": .number,
         "backoff": .number, "ca_state": .string, "quiet": .duration, "window": .duration, "blocked_for": .duration, "blocked_1s": .duration,
-    ]
+    ]) { identity, _ in identity }
     static let dropFields: [String: FieldType] = [
         "netns": .number, "reason": .string, "drops": .number, "rate": .number, "window": .duration,
     ]
@@ -74,10 +93,10 @@ enum EventFields {
         "ca_state": .string, "previous_ca_state": .string, "backoff": .number, "family": .string,
         "saddr": .string, "daddr": .string, "sport": .number, "dport": .number, "tcp_state": .string,
         "reason": .string, "netns": .number, "error": .string, "exit_code": .number,
-    ])
+    ].merging(Subject.identityFields) { event, _ in event })
 
     /// The value of field `name` of `event`.
-    static func value(_ name: String, of event: ProbeEvent, reasons: [UInt32: String]) -> Value {
+    static func value(_ name: String, of event: ProbeEvent, reasons: [UInt32: String], identity: WorkloadIdentity?) -> Value {
         let owner = event.owner
         let connection = event.connection
         switch name {
@@ -108,7 +127,7 @@ enum EventFields {
         case "netns": return .number(Double(event.networkNamespace))
         case "error": return event.error == 0 ? .missing : .string(ErrorNumber.name(event.error))
         case "exit_code": return event.kind == .processExit ? .number(Double(event.dropReason)) : .missing
-        default: return .missing
+        default: return identity.value(name)
         }
     }
 }

@@ -20,7 +20,7 @@ struct TraceSpan {
                 end = max(end, event.monotonicNanoseconds)
             case .passthrough("probe.stopped", let bytes, _):
                 if let stop = (try? JSONValue(parsing: bytes))?["ktime_ns"]?.number?.uint64 { end = max(end, stop) }
-            case .started, .passthrough:
+            case .started, .identity, .passthrough:
                 break
             }
         }

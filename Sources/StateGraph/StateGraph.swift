@@ -70,8 +70,13 @@ public struct StateGraph: Sendable {
 
     /// Stores who `pid` is; true when that is news (new, or changed).
     @discardableResult
-    public mutating func identify(_ pid: UInt32, as identity: WorkloadIdentity) -> Bool {
-        identities.insert(identity, for: pid)
+    public mutating func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command) -> Bool {
+        identities.insert(identity, command: command, for: pid)
+    }
+
+    /// A line has announced `pid`'s identity.
+    public mutating func markIdentityAnnounced(_ pid: UInt32) {
+        identities.markAnnounced(pid)
     }
 
     /// The process exited (after its last lines were written).

@@ -1,4 +1,5 @@
 import ProbeEvents
+import WorkloadIdentity
 
 /// One line of a trace, read back.
 public enum TraceEntry: Equatable, Sendable {
@@ -8,6 +9,8 @@ public enum TraceEntry: Equatable, Sendable {
     case event(ProbeEvent, line: Int)
     /// The agent's first line (probe.started).
     case started(StartInfo, line: Int)
+    /// Who a process is (process.identity).
+    case identity(ProcessIdentity, line: Int)
     /// Any other line (graph.*, alerts, probe.loss, probe.summary, types
     /// this version does not know): the line's bytes without its line
     /// terminator, unchanged.
@@ -16,7 +19,7 @@ public enum TraceEntry: Equatable, Sendable {
     /// The 1-based line number in the trace.
     public var line: Int {
         switch self {
-        case .event(_, let line), .started(_, let line), .passthrough(_, _, let line): line
+        case .event(_, let line), .started(_, let line), .identity(_, let line), .passthrough(_, _, let line): line
         }
     }
 }
@@ -52,4 +55,17 @@ public struct StartInfo: Equatable, Sendable {
 
     /// The clock the agent used, to turn event times back into `ts`.
     public var clock: WallClock { WallClock(offsetNanoseconds: clockOffsetNanoseconds) }
+}
+
+/// What a process.identity line says.
+public struct ProcessIdentity: Equatable, Sendable {
+    public var pid: UInt32
+    public var command: Command
+    public var identity: WorkloadIdentity
+
+    public init(pid: UInt32, command: Command, identity: WorkloadIdentity) {
+        self.pid = pid
+        self.command = command
+        self.identity = identity
+    }
 }

@@ -40,6 +40,9 @@ struct TraceLineDecoder {
             }
             return .event(event, line: number)
         }
+        if eventType == IdentityLineDecoder.eventType {
+            return .identity(try IdentityLineDecoder.decode(line), line: number)
+        }
         if eventType == StartLineDecoder.eventType {
             let start = try StartLineDecoder.decode(line)
             // A new run (traces appended with --output): its clock may restart.

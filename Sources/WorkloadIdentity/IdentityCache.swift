@@ -15,6 +15,8 @@ public struct WorkloadIdentity: Equatable, Sendable {
     public var job: JobKey? { JobKey(launcher: launcher, cgroup: cgroup) }
 }
 
+import ProbeEvents
+
 /// Identities resolved once per process and dropped at its exit, within a
 /// bound: a node that churns short-lived processes must not grow it, and
 /// an identity is read from /proc (or the kernel's copy) only once. Each
@@ -22,8 +24,13 @@ public struct WorkloadIdentity: Equatable, Sendable {
 public struct IdentityCache: Sendable {
     public struct Entry: Sendable {
         public let identity: WorkloadIdentity
+        /// The process's comm when it was told.
+        public let command: Command
         /// `identity.encodedFields`, made when it was stored.
         public let fields: [UInt8]
+        /// Whether a line has said so yet (the agent announces an identity
+        /// before the first line of its process, not before).
+        public internal(set) var announced = false
     }
 
     public let capacity: Int
@@ -44,15 +51,20 @@ public struct IdentityCache: Sendable {
 
     /// Stores (or replaces) the identity of `pid`; true when it changed.
     @discardableResult
-    public mutating func insert(_ identity: WorkloadIdentity, for pid: UInt32) -> Bool {
+    public mutating func insert(_ identity: WorkloadIdentity, command: Command = Command(), for pid: UInt32) -> Bool {
         if let known = entries[pid] {
             guard known.identity != identity else { return false }
         } else {
             if entries.count >= capacity { evictOldest() }
             order.append(pid)
         }
-        entries[pid] = Entry(identity: identity, fields: identity.encodedFields)
+        entries[pid] = Entry(identity: identity, command: command, fields: identity.encodedFields)
         return true
+    }
+
+    /// A line has announced `pid`'s identity.
+    public mutating func markAnnounced(_ pid: UInt32) {
+        entries[pid]?.announced = true
     }
 
     /// The process exited: its pid may be reused by another.

@@ -52,6 +52,16 @@ extension WorkloadIdentity {
         return bytes
     }
 
+    /// `,"job":"<key>"`: what a line about a whole job carries.
+    public static func encodedJobField(_ key: String) -> [UInt8] {
+        var line = JSONLineWriter(capacity: 64)
+        line.beginObject()
+        line.field("job", key)
+        var bytes = line.bytes
+        bytes[0] = UInt8(ascii: ",")
+        return bytes
+    }
+
     /// Rebuilds an identity from the fields of a line (a replay): what the
     /// cgroup path says is read from it again; the launcher's view comes
     /// from its own fields. `value` gives a field's value, or nil.

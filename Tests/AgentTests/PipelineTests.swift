@@ -5,6 +5,7 @@ import ProbeEvents
 import RuleEngine
 import RuleLanguage
 import StateGraph
+import WorkloadIdentity
 
 /// Event time in milliseconds, as nanoseconds.
 private func ms(_ milliseconds: UInt64) -> UInt64 { milliseconds * 1_000_000 }
@@ -365,5 +366,65 @@ final class PipelineTests: XCTestCase {
     func testIdleTicksBetweenEventsDoNotChangeTheOutput() throws {
         let events = Self.mixedTrace()
         XCTAssertEqual(try run(events, idleTicksEvery: 3), try run(events))
+    }
+
+    /// A process's identity: announced once, before its first line that
+    /// passes the filter, then on every line of it (events, graph lines,
+    /// alerts); gone with the process; and a replay writes it back the same.
+    func testIdentityIsAnnouncedBeforeTheFirstLineOfItsProcessAndReplaysTheSame() throws {
+        var options = Pipeline.Options()
+        options.filter = EventFilter(pids: [100, 200])
+        options.rules = try rules("""
+            rules:
+              - rule: any-rto
+                description: an RTO, with the rank of its process
+                on: transport.drop
+                condition: cause == "rto"
+                severity: warning
+                message: "{pid} {rank}"
+            """)
+        let pipeline = Pipeline(options: options, clock: WallClock(offsetNanoseconds: 0), dropReasonNames: [:])
+        var rank0 = WorkloadIdentity(cgroupPath: "/system.slice/slurmstepd.scope/job_9/step_0/user/task_0")
+        rank0.cgroup = try CgroupWorkload(path: rank0.cgroupPath!)
+        rank0.launcher.rank = 0
+        pipeline.identify(100, as: rank0, command: Command("python3"))
+        pipeline.identify(300, as: rank0, command: Command("other"))
+        pipeline.process(rto(pid: 100, at: 1000))
+        pipeline.process(retransmit(pid: 100, at: 1100))
+        pipeline.process(retransmit(pid: 300, at: 1200))
+        pipeline.process(retransmit(pid: 200, at: 1300))
+        pipeline.process(ProbeEvent(kind: .processExit, monotonicNanoseconds: ms(1400),
+                                    owner: SocketOwner(pid: 100, command: Command("python3"), source: .socket)))
+        pipeline.process(retransmit(pid: 100, at: 1500))
+        let lines = String(decoding: pipeline.output.bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        let types = lines.map { line in line.split(separator: ",")[1].dropFirst("\"event_type\":\"".count).dropLast() }
+        XCTAssertEqual(types, ["process.identity", "transport.drop", "graph.edge_added", "graph.edge_added", "alert", "alert",
+                               "transport.drop", "transport.drop", "graph.edge_added", "graph.edge_added", "process.exit",
+                               "graph.edge_removed", "graph.edge_removed", "transport.drop", "graph.edge_added", "graph.edge_added"])
+        let fields = #","job":"slurm:9","rank":0,"slurm_job":9,"slurm_step":"0","systemd_unit":"slurmstepd.scope","#
+            + #""cgroup_path":"/system.slice/slurmstepd.scope/job_9/step_0/user/task_0""#
+        XCTAssertEqual(lines[0], #"{"ts":1000,"event_type":"process.identity","entity_id":"process-pid-100","pid":100,"#
+                       + #""value":"slurm:9","comm":"python3""# + fields + #","ktime_ns":1000000000}"#)
+        for index in [1, 2, 3, 4, 5, 6, 10, 11, 12] {
+            XCTAssertTrue(lines[index].contains(fields), "line \(index) carries pid 100's identity: \(lines[index])")
+        }
+        XCTAssertTrue(lines[4].contains(#""message":"100 0""#), "rules read the identity: \(lines[4])")
+        for index in [7, 8, 9] { XCTAssertFalse(lines[index].contains("job"), "pid 200 has no identity: \(lines[index])") }
+        XCTAssertFalse(lines.contains { $0.contains("\"pid\":300") }, "pid 300's lines were all filtered out, its identity too")
+        for index in 13...15 {
+            XCTAssertFalse(lines[index].contains("job"), "a pid reused after the exit is someone else: \(lines[index])")
+        }
+
+        // The stream, replayed: the same lines.
+        let path = NSTemporaryDirectory() + "identity-\(getpid()).jsonl"
+        defer { unlink(path) }
+        let start = #"{"ts":0,"event_type":"probe.started","entity_id":"probe-x","pid":1,"value":"tp_btf","clock_offset_ns":0}"#
+        try (([start] + lines).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        var replayOptions = Replay.Options()
+        replayOptions.pipeline = options
+        let replay = Replay(options: replayOptions)
+        var replayed: [UInt8] = []
+        try replay.run([path]) { writer in replayed += writer.bytes }
+        XCTAssertEqual(String(decoding: replayed, as: UTF8.self), lines.joined(separator: "\n") + "\n")
     }
 }

@@ -6,6 +6,7 @@
 //        [--prefill] [--hold-until-go] [--keep-open] [--ack-timeout SECONDS]
 //   connect-timeout --to HOST --port P --wait SECONDS
 //   train --to HOST --port P --chunk BYTES --seconds S
+//   launch --ranks N --style torchrun|slurm|mpi ... -- train ARGS...
 //
 // Each subcommand prints one JSON object line on stdout when it finishes
 // (send --prefill / --hold-until-go print one "phase" line before it);
@@ -21,6 +22,8 @@ usage: ark-lab-traffic sink --port P [--bind ADDR] [--wait-for-go] [--rcvbuf BYT
                             [--prefill] [--hold-until-go] [--keep-open] [--ack-timeout SECONDS]
        ark-lab-traffic connect-timeout --to HOST --port P --wait SECONDS
        ark-lab-traffic train --to HOST --port P --chunk BYTES --seconds S
+       ark-lab-traffic launch --ranks N --style torchrun|slurm|mpi [--run-id ID] [--master ADDR:PORT]
+                              [--slurm-job ID] [--cgroup GROUP] -- train ARGS...
 """
 
 let arguments = CommandLine.arguments
@@ -33,6 +36,7 @@ case "sink": runSink(arguments.dropFirst(2))
 case "send": runSend(arguments.dropFirst(2))
 case "connect-timeout": runConnectTimeout(arguments.dropFirst(2))
 case "train": runTrain(arguments.dropFirst(2))
+case "launch": runLaunch(arguments.dropFirst(2))
 case "-h", "--help", "help":
     print(usage)
     exit(0)

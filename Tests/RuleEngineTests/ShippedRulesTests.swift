@@ -1,4 +1,5 @@
 import ProbeEvents
+import WorkloadIdentity
 @testable import RuleLanguage
 @testable import StateGraph
 import XCTest
@@ -59,12 +60,12 @@ final class ShippedRulesTests: XCTestCase {
 
     func testTheShippedRuleFilesLoad() throws {
         let rules = try Self.shippedRules().rules
-        XCTAssertEqual(rules.map(\.name), ["connection-stalled", "kernel-drop-spike", "peer-fan-in", "workload-degraded",
-                                          "workload-stalled"])
-        XCTAssertEqual(rules.map(\.subject), ["connection", "kernel_drops", "peer", "waits_on_network", "waits_on_network"])
-        XCTAssertEqual(rules.map(\.forSeconds), [0, 1, 0, 0, 0])
-        XCTAssertEqual(rules.map(\.keepFiringSeconds), [1.5, 5, 1.5, 1, 1.5])
-        XCTAssertEqual(rules.map(\.severity), [.warning, .warning, .critical, .warning, .critical])
+        XCTAssertEqual(rules.map(\.name), ["connection-stalled", "job-stalled", "kernel-drop-spike", "peer-fan-in",
+                                          "workload-degraded", "workload-stalled"])
+        XCTAssertEqual(rules.map(\.subject), ["connection", "job", "kernel_drops", "peer", "waits_on_network", "waits_on_network"])
+        XCTAssertEqual(rules.map(\.forSeconds), [0, 0, 1, 0, 0, 0])
+        XCTAssertEqual(rules.map(\.keepFiringSeconds), [1.5, 1.5, 5, 1.5, 1, 1.5])
+        XCTAssertEqual(rules.map(\.severity), [.warning, .critical, .warning, .critical, .warning, .critical])
         XCTAssertTrue(rules.allSatisfy(\.isEnabled))
     }
 
@@ -109,6 +110,50 @@ final class ShippedRulesTests: XCTestCase {
         XCTAssertEqual(firing.labels, [RuleLabel(name: "category", value: "network")])
         XCTAssertEqual(firing.severity, .critical)
         XCTAssertFalse(harness.alerts.contains { $0.pid == 200 }, "never blames the bystander")
+    }
+
+    /// A job of four ranks on this node (pids 100-103; 104 is rank 1's
+    /// data loader, with its rank's environment), rank 2 blackholed; a
+    /// second job whose rank is healthy.
+    func testAStalledRankPagesItsJobNamingTheRankAndTheRanksThatWait() throws {
+        let harness = try harness()
+        func torchrun(_ rank: UInt32) -> WorkloadIdentity {
+            var identity = WorkloadIdentity()
+            identity.launcher.rank = rank
+            identity.launcher.worldSize = 8
+            identity.launcher.runID = "llama-7b"
+            return identity
+        }
+        for (pid, rank) in [(100, 0), (101, 1), (102, 2), (103, 3), (104, 1)] as [(UInt32, UInt32)] {
+            harness.graph.identify(pid, as: torchrun(rank), command: Command("python3"))
+        }
+        var other = WorkloadIdentity()
+        other.cgroup.slurmJob = 77
+        other.launcher.rank = 0
+        harness.graph.identify(200, as: other, command: Command("trainer"))
+        var events = Self.blackhole(pid: 102, from: 10_000, to: 13_000, cookie: 1, peer: 9)
+        events += Self.healthyFlow(pid: 200, from: 5000, to: 40_000, cookie: 2, peer: 3)
+        harness.feedSorted(events)
+        harness.run(until: 30_000)
+        XCTAssertEqual(harness.summary(rule: "job-stalled"), [
+            "10600 firing job-stalled job-run:llama-7b value=0.6",
+            "14800 resolved job-stalled job-run:llama-7b value=0",
+        ])
+        let firing = harness.alerts.first { $0.rule == "job-stalled" }!
+        XCTAssertEqual(firing.pid, 0, "one alert for the job, whichever rank is the culprit")
+        XCTAssertEqual(firing.message,
+                       "job run:llama-7b is stalled by the network on this node: rank 2 (task 102, python3) is blocked "
+                       + "on peer 10.0.0.9 (10.0.0.1:40000 -> 10.0.0.9:29500; 1 RTO timeouts in the last 5s, blocked 0.6s "
+                       + "of the last second); 1 of 4 ranks here stalled (2), ranks waiting: 0-1, 3")
+        let evidence = Dictionary(uniqueKeysWithValues: firing.evidence.map { ($0.name, $0.value) })
+        XCTAssertEqual(evidence["culprit_rank"], .number(2))
+        XCTAssertEqual(evidence["world_size"], .number(8))
+        XCTAssertEqual(evidence["rank_list"], .string("0-3"))
+        XCTAssertEqual(evidence["blocked_ranks"], .number(1))
+        XCTAssertFalse(harness.alerts.contains { $0.entity == .job("slurm:77") }, "the healthy job is never paged")
+        harness.graph.forgetIdentity(102)
+        XCTAssertEqual(JobInstance.all(in: harness.graph, at: ms(30_000)).first?.value("rank_list"), .string("0-1, 3"),
+                       "a process that exited leaves its job")
     }
 
     func testThreeProcessesStalledOnOnePeerIsAFanIn() throws {

@@ -156,8 +156,10 @@ final class TestFileParserTests: XCTestCase {
         let ruleErrors = [
             "5:16: unknown rule 'stalld'; the rule files of this test file define: rto-seen, stalled",
             "6:34: rule 'stalled' has no label 'team'; its labels are: none",
-            "6:55: the alerts of 'stalled' (on: waits_on_network) have no field 'rto'; they have: backoff, blocked, blocked_1s, blocked_for, blocked_fraction, cgroup_id, comm, "
-                + "connections, failed, held, peer, peer_waiters, pid, quiet, retransmit_rate, retransmits, rtos, window",
+            "6:55: the alerts of 'stalled' (on: waits_on_network) have no field 'rto'; they have: backoff, blocked, blocked_1s, blocked_for, blocked_fraction, cgroup_id, "
+                + "cgroup_path, comm, connections, container_id, failed, group_rank, held, job, local_rank, peer, peer_waiters, pid, "
+                + "pod_uid, qos_class, quiet, rank, retransmit_rate, retransmits, rtos, slurm_job, slurm_step, systemd_unit, window, "
+                + "world_size",
         ]
         XCTAssertEqual(loadErrors(text, path: path), ["3:12: cannot read the trace \(directory.path)/missing.jsonl: no such file"]
                        + ruleErrors)

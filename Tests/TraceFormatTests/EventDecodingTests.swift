@@ -97,6 +97,20 @@ final class EventDecodingTests: XCTestCase {
         case none
     }
 
+    func testAnIdentityLineReadsBackAsTheIdentityItWasWrittenFrom() throws {
+        let text = #"{"ts":1,"event_type":"process.identity","entity_id":"process-pid-5","pid":5,"value":"slurm:81234","comm":"python3","#
+            + #""job":"slurm:81234","rank":3,"world_size":8,"cgroup_path":"/system.slice/slurmstepd.scope/job_81234/step_0/user/task_3","ktime_ns":9}"#
+        guard case .success(.identity(let process, line: 1)) = decodeLine(text) else { return XCTFail("not an identity line") }
+        XCTAssertEqual(process.pid, 5)
+        XCTAssertEqual(process.command.description, "python3")
+        XCTAssertEqual(process.identity.job?.description, "slurm:81234")
+        XCTAssertEqual(process.identity.launcher.rank, 3)
+        XCTAssertEqual(process.identity.cgroup.slurmStep, "0")
+        XCTAssertEqual(String(decoding: process.identity.encodedFields, as: UTF8.self),
+                       #","job":"slurm:81234","rank":3,"world_size":8,"slurm_job":81234,"slurm_step":"0","#
+                       + #""systemd_unit":"slurmstepd.scope","cgroup_path":"/system.slice/slurmstepd.scope/job_81234/step_0/user/task_3""#)
+    }
+
     func testBadLinesNameTheKeyAndWhatItMustBe() {
         let base = #""ts":1,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1""#
         func line(_ tail: String) -> String { "{" + base + tail + "}" }
@@ -135,6 +149,14 @@ final class EventDecodingTests: XCTestCase {
             (#"{"ts":1,"event_type":"transport.retransmit_failed","entity_id":"e","pid":1,"value":"1","errno":-2147483648}"#, .value("errno"), "\"errno\" must be a nonzero number"),
             (#"{"ts":1,"event_type":"probe.started","entity_id":"e","pid":1,"value":"tp_btf"}"#, .none, "missing key \"clock_offset_ns\" (a number)"),
             (#"{"ts":1,"event_type":"probe.started","entity_id":"e","pid":1,"value":"x","clock_offset_ns":0,"reports_failed_retransmits":1}"#, .value("reports_failed_retransmits"), "\"reports_failed_retransmits\" must be true or false, got a number"),
+            (#"{"ts":1,"event_type":"process.identity","entity_id":"e","pid":0,"value":"","ktime_ns":1}"#, .value("pid"), "\"pid\" must be a process id, not 0"),
+            (#"{"ts":1,"event_type":"process.identity","entity_id":"e","pid":5,"value":"","ktime_ns":1,"rank":"0"}"#, .value("rank"), "\"rank\" must be a number, got a string"),
+            (#"{"ts":1,"event_type":"process.identity","entity_id":"e","pid":5,"value":"","ktime_ns":1,"rank":-1}"#, .value("rank"), "got -1"),
+            (#"{"ts":1,"event_type":"process.identity","entity_id":"e","pid":5,"value":"","ktime_ns":1,"cgroup_path":"kubepods"}"#, .value("cgroup_path"), "\"cgroup_path\" is not a cgroup path: a cgroup path starts with '/'"),
+            (#"{"ts":1,"event_type":"process.identity","entity_id":"e","pid":5,"value":"","ktime_ns":1,"cgroup_path":"/a//b"}"#, .value("cgroup_path"), "an empty component ('//') at byte 3"),
+            (#"{"ts":1,"event_type":"process.identity","entity_id":"e","pid":5,"value":"","rank":4294967296}"#, .value("rank"), "\"rank\" must be an integer from 0 to 4294967295"),
+            (#"{"ts":1,"event_type":"process.identity","entity_id":"e","pid":5,"value":"","job":1}"#, .value("job"), "\"job\" must be a string, got a number"),
+            (#"{"ts":1,"event_type":"process.identity","entity_id":"e","pid":5,"value":7}"#, .value("value"), "\"value\" must be a string, got a number"),
             ("[1,2]", .at(1), "expected a JSON object, got an array"),
             ("  \"x\"", .at(3), "expected a JSON object, got a string"),
             ("", .none, "blank line (expected a JSON object)"),
