@@ -241,9 +241,10 @@ final class EventRuleTests: XCTestCase {
         XCTAssertEqual(alert.labels, [RuleLabel(name: "source", value: "kernel"),
                                       RuleLabel(name: "why", value: "firewall \"rule\"")])
         XCTAssertEqual(alert.evidence.map(\.name), [
-            "attribution", "backoff", "ca_state", "cause", "cgroup_id", "comm", "daddr", "dport", "error",
-            "event_type", "exit_code", "family", "netns", "pid", "previous_ca_state", "reason", "saddr", "segments",
-            "sport", "tcp_state", "tid", "uid", "value",
+            "attribution", "backoff", "ca_state", "cause", "cgroup_id", "cgroup_path", "comm", "container_id", "daddr",
+            "dport", "error", "event_type", "exit_code", "family", "group_rank", "job", "local_rank", "netns", "pid",
+            "pod_uid", "previous_ca_state", "qos_class", "rank", "reason", "saddr", "segments", "slurm_job", "slurm_step",
+            "sport", "systemd_unit", "tcp_state", "tid", "uid", "value", "world_size",
         ])
         XCTAssertEqual(evidenceText(alert), [
             "attribution=none", "backoff=0", "ca_state=open", "cause=unknown", "cgroup_id=0", "comm=",
