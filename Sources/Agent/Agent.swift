@@ -242,7 +242,8 @@ public final class Agent {
             // A process the kernel sent no environment for (found by the
             // start-up walk, or the copy failed): /proc tells what it can.
             if !pipeline.knowsIdentity(of: pid), event.kind != .processExit {
-                pipeline.identify(pid, as: WorkloadIdentity.resolve(pid: pid), command: event.owner.command)
+                pipeline.identify(pid, as: WorkloadIdentity.resolve(pid: pid), command: event.owner.command,
+                                  cgroupID: event.owner.cgroupID, at: event.monotonicNanoseconds)
             }
         }
         if pipeline.process(event) { counters?.count(event) }
@@ -265,7 +266,8 @@ public final class Agent {
         let identity = environment.error == 0
             ? WorkloadIdentity.resolve(pid: environment.pid, head: environment.head, tail: environment.tail)
             : WorkloadIdentity.resolve(pid: environment.pid)
-        pipeline.identify(environment.pid, as: identity, command: environment.command)
+        pipeline.identify(environment.pid, as: identity, command: environment.command,
+                          cgroupID: environment.cgroupID, at: environment.monotonicNanoseconds)
         if environment.pid == lastIdentifiedPid { lastIdentifiedPid = 0 }
     }
 

@@ -15,6 +15,12 @@ public struct EventFilter: Sendable {
     public var acceptsEverything: Bool { pids.isEmpty && cgroupIDs.isEmpty && ports.isEmpty }
 
     /// A cgroup matches on the owner's cgroup or the socket's own.
+    /// Whether lines about process `pid` in cgroup `cgroupID` may pass
+    /// (its identity): ports say nothing about a process, and pass it.
+    public func acceptsProcess(_ pid: UInt32, cgroupID: UInt64) -> Bool {
+        (pids.isEmpty || pids.contains(pid)) && (cgroupIDs.isEmpty || cgroupIDs.contains(cgroupID))
+    }
+
     public func accepts(_ event: ProbeEvent) -> Bool {
         if !pids.isEmpty && !pids.contains(event.owner.pid) { return false }
         if !cgroupIDs.isEmpty && !cgroupIDs.contains(event.owner.cgroupID)

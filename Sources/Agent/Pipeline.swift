@@ -71,11 +71,14 @@ public final class Pipeline {
         state.process(event)
     }
 
-    /// Tells the pipeline who process `pid` is (its cgroup and launcher):
-    /// its lines carry the identity from now on, and a `process.identity`
-    /// line comes before the first of them (again when it changed).
-    public func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command) {
-        state.identify(pid, as: identity, command: command)
+    /// Tells the pipeline who process `pid` (in cgroup `cgroupID`) is, as
+    /// of event time `time`: its lines carry the identity from now on, and
+    /// a `process.identity` line says so when it is news, so that a replay
+    /// knows every process of a job, also those without other lines. No
+    /// tick runs: a replay makes the same calls in the same order.
+    public func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command, cgroupID: UInt64,
+                         at time: UInt64) {
+        state.identify(pid, as: identity, command: command, cgroupID: cgroupID, at: time)
     }
 
     /// Whether `pid`'s identity was told (even as nothing known).
@@ -135,7 +138,6 @@ public final class Pipeline {
             totals.add(event)
             let identity = event.owner.pid != 0 ? graph.identities[event.owner.pid] : nil
             if options.writesEvents {
-                if let identity, !identity.announced { announce(event.owner.pid, identity, at: time) }
                 eventEncoder.encode(event, identity: identity?.fields ?? [], into: &output)
                 eventsWritten += 1
             }
@@ -149,25 +151,21 @@ public final class Pipeline {
             return true
         }
 
-        mutating func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command) {
-            guard pid != 0 else { return }
-            graph.identify(pid, as: identity, command: command)
-        }
-
-        /// The `process.identity` line, written before the first line of
-        /// the process that passes the filter (and again when it changed):
-        /// a filtered stream names only the processes it is about.
-        private mutating func announce(_ pid: UInt32, _ entry: IdentityCache.Entry, at time: UInt64) {
-            graph.markIdentityAnnounced(pid)
-            guard !entry.fields.isEmpty else { return }
+        mutating func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command, cgroupID: UInt64,
+                               at time: UInt64) {
+            guard pid != 0, options.filter.acceptsProcess(pid, cgroupID: cgroupID),
+                  graph.identify(pid, as: identity, command: command) else { return }
+            let fields = graph.identityFields(of: pid)
+            guard options.writesEvents, !fields.isEmpty else { return }
             output.beginObject()
             output.field("ts", eventEncoder.clock.milliseconds(monotonicNanoseconds: time))
             output.field("event_type", plain: EventType.processIdentity)
             output.field("entity_id", prefix: "process-pid-", number: UInt64(pid))
             output.field("pid", UInt64(pid))
-            output.field("value", entry.identity.job?.description ?? "")
-            output.field("comm", entry.command)
-            output.appendFields(entry.fields)
+            output.field("value", identity.job?.description ?? "")
+            output.field("comm", command)
+            output.field("cgroup_id", cgroupID)
+            output.appendFields(fields)
             output.field("ktime_ns", time)
             output.endLine()
         }

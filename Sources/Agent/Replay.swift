@@ -108,7 +108,8 @@ public final class Replay {
             collectAlerts()
         case .identity(let process, _):
             pipeline(clock: WallClock(offsetNanoseconds: 0))
-                .identify(process.pid, as: process.identity, command: process.command)
+                .identify(process.pid, as: process.identity, command: process.command, cgroupID: process.cgroupID,
+                          at: process.time)
         case .passthrough(let eventType, let bytes, _):
             guard !Self.derivedEventTypes.contains(eventType) else { return }
             summary.passedThrough += 1

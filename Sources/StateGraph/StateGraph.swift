@@ -74,11 +74,6 @@ public struct StateGraph: Sendable {
         identities.insert(identity, command: command, for: pid)
     }
 
-    /// A line has announced `pid`'s identity.
-    public mutating func markIdentityAnnounced(_ pid: UInt32) {
-        identities.markAnnounced(pid)
-    }
-
     /// The process exited (after its last lines were written).
     public mutating func forgetIdentity(_ pid: UInt32) {
         identities.remove(pid)

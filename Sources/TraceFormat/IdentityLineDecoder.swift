@@ -12,6 +12,8 @@ enum IdentityLineDecoder {
         let pid: UInt32 = try pidField.integer()
         guard pid != 0 else { throw pidField.failure("must be a process id, not 0") }
         _ = try line.require("value", "a string").string()
+        let time: UInt64 = try line.require("ktime_ns", "a number").integer()
+        let cgroupID: UInt64 = try line["cgroup_id"]?.integer() ?? 0
         let command = try line["comm"]?.command() ?? Command()
         var values: [String: IdentityFieldValue] = [:]
         for name in WorkloadIdentity.fieldNames {
@@ -28,6 +30,6 @@ enum IdentityLineDecoder {
                 throw path.failure("is not a cgroup path: \(error)")
             }
         }
-        return ProcessIdentity(pid: pid, command: command, identity: WorkloadIdentity { values[$0] })
+        return ProcessIdentity(pid: pid, command: command, cgroupID: cgroupID, time: time, identity: WorkloadIdentity { values[$0] })
     }
 }

@@ -9,7 +9,7 @@ public enum TraceEntry: Equatable, Sendable {
     case event(ProbeEvent, line: Int)
     /// The agent's first line (probe.started).
     case started(StartInfo, line: Int)
-    /// Who a process is (process.identity).
+    /// Who a process is (process.identity), as of event time `time`.
     case identity(ProcessIdentity, line: Int)
     /// Any other line (graph.*, alerts, probe.loss, probe.summary, types
     /// this version does not know): the line's bytes without its line
@@ -61,11 +61,16 @@ public struct StartInfo: Equatable, Sendable {
 public struct ProcessIdentity: Equatable, Sendable {
     public var pid: UInt32
     public var command: Command
+    public var cgroupID: UInt64
+    /// `ktime_ns`: event time.
+    public var time: UInt64
     public var identity: WorkloadIdentity
 
-    public init(pid: UInt32, command: Command, identity: WorkloadIdentity) {
+    public init(pid: UInt32, command: Command, cgroupID: UInt64 = 0, time: UInt64, identity: WorkloadIdentity) {
         self.pid = pid
         self.command = command
+        self.cgroupID = cgroupID
+        self.time = time
         self.identity = identity
     }
 }

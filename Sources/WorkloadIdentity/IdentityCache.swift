@@ -28,9 +28,6 @@ public struct IdentityCache: Sendable {
         public let command: Command
         /// `identity.encodedFields`, made when it was stored.
         public let fields: [UInt8]
-        /// Whether a line has said so yet (the agent announces an identity
-        /// before the first line of its process, not before).
-        public internal(set) var announced = false
     }
 
     public let capacity: Int
@@ -60,11 +57,6 @@ public struct IdentityCache: Sendable {
         }
         entries[pid] = Entry(identity: identity, command: command, fields: identity.encodedFields)
         return true
-    }
-
-    /// A line has announced `pid`'s identity.
-    public mutating func markAnnounced(_ pid: UInt32) {
-        entries[pid]?.announced = true
     }
 
     /// The process exited: its pid may be reused by another.

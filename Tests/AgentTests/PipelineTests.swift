@@ -368,10 +368,10 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try run(events, idleTicksEvery: 3), try run(events))
     }
 
-    /// A process's identity: announced once, before its first line that
-    /// passes the filter, then on every line of it (events, graph lines,
-    /// alerts); gone with the process; and a replay writes it back the same.
-    func testIdentityIsAnnouncedBeforeTheFirstLineOfItsProcessAndReplaysTheSame() throws {
+    /// A process's identity: one line when it is news (if the filter lets
+    /// the process through), then on every line of it (events, graph
+    /// lines, alerts); gone with the process; a replay writes it the same.
+    func testIdentityIsAnnouncedOnceThenCarriedByEveryLineOfItsProcessAndReplaysTheSame() throws {
         var options = Pipeline.Options()
         options.filter = EventFilter(pids: [100, 200])
         options.rules = try rules("""
@@ -387,8 +387,9 @@ final class PipelineTests: XCTestCase {
         var rank0 = WorkloadIdentity(cgroupPath: "/system.slice/slurmstepd.scope/job_9/step_0/user/task_0")
         rank0.cgroup = try CgroupWorkload(path: rank0.cgroupPath!)
         rank0.launcher.rank = 0
-        pipeline.identify(100, as: rank0, command: Command("python3"))
-        pipeline.identify(300, as: rank0, command: Command("other"))
+        pipeline.identify(100, as: rank0, command: Command("python3"), cgroupID: 77, at: ms(900))
+        pipeline.identify(100, as: rank0, command: Command("python3"), cgroupID: 77, at: ms(950))
+        pipeline.identify(300, as: rank0, command: Command("other"), cgroupID: 77, at: ms(960))
         pipeline.process(rto(pid: 100, at: 1000))
         pipeline.process(retransmit(pid: 100, at: 1100))
         pipeline.process(retransmit(pid: 300, at: 1200))
@@ -403,14 +404,15 @@ final class PipelineTests: XCTestCase {
                                "graph.edge_removed", "graph.edge_removed", "transport.drop", "graph.edge_added", "graph.edge_added"])
         let fields = #","job":"slurm:9","rank":0,"slurm_job":9,"slurm_step":"0","systemd_unit":"slurmstepd.scope","#
             + #""cgroup_path":"/system.slice/slurmstepd.scope/job_9/step_0/user/task_0""#
-        XCTAssertEqual(lines[0], #"{"ts":1000,"event_type":"process.identity","entity_id":"process-pid-100","pid":100,"#
-                       + #""value":"slurm:9","comm":"python3""# + fields + #","ktime_ns":1000000000}"#)
+        XCTAssertEqual(lines[0], #"{"ts":900,"event_type":"process.identity","entity_id":"process-pid-100","pid":100,"#
+                       + #""value":"slurm:9","comm":"python3","cgroup_id":77"# + fields + #","ktime_ns":900000000}"#)
         for index in [1, 2, 3, 4, 5, 6, 10, 11, 12] {
             XCTAssertTrue(lines[index].contains(fields), "line \(index) carries pid 100's identity: \(lines[index])")
         }
         XCTAssertTrue(lines[4].contains(#""message":"100 0""#), "rules read the identity: \(lines[4])")
         for index in [7, 8, 9] { XCTAssertFalse(lines[index].contains("job"), "pid 200 has no identity: \(lines[index])") }
         XCTAssertFalse(lines.contains { $0.contains("\"pid\":300") }, "pid 300's lines were all filtered out, its identity too")
+        XCTAssertNil(pipeline.graph.identities[300], "and the jobs do not count it")
         for index in 13...15 {
             XCTAssertFalse(lines[index].contains("job"), "a pid reused after the exit is someone else: \(lines[index])")
         }

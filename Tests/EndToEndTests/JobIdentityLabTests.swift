@@ -210,6 +210,7 @@ final class JobIdentityLabTests: XCTestCase {
         let rank0 = try XCTUnwrap(jobA.rankOfPid.first { $0.value == 0 }?.key)
         let identified = Set(lines.filter { $0.eventType == "process.identity" }.map(\.pid))
         XCTAssertTrue(identified.isSuperset(of: jobA.rankOfPid.keys), "a process.identity line per rank of job A")
+        XCTAssertTrue(identified.isSuperset(of: bystander.rankOfPid.keys), "and of the bystander")
         XCTAssertTrue(identified.isSuperset(of: jobB.rankOfPid.keys), "a process.identity line per rank of job B")
         XCTAssertTrue(lines.contains { $0.eventType == "transport.drop" && $0.pid == rank0 && $0.int("rank") == 0 },
                       "rank 0's retransmits say rank 0")
