@@ -200,8 +200,10 @@ final class NamespaceLab: @unchecked Sendable {
     /// Starts `ark-lab-traffic <arguments>` in the sender or receiver
     /// namespace. `ip netns exec` execs in place, so `LabProcess.pid` is the
     /// traffic generator's own pid (the one it reports).
-    func spawn(inSender: Bool, _ arguments: [String]) throws -> LabProcess {
-        try spawnCommand(inSender: inSender, [trafficBinary.path] + arguments)
+    /// `environment`: NAME=value entries added to its environment (`env`
+    /// execs in place too).
+    func spawn(inSender: Bool, _ arguments: [String], environment: [String] = []) throws -> LabProcess {
+        try spawnCommand(inSender: inSender, (environment.isEmpty ? [] : ["env"] + environment) + [trafficBinary.path] + arguments)
     }
 
     /// Starts any command in a namespace, with the same stdin/stdout handling.

@@ -16,10 +16,14 @@ final class RetransmitAttributionTests: XCTestCase {
     }
 
     /// Runs `count` senders at once and returns what each one's TCP_INFO said.
-    func send(in lab: NamespaceLab, to address: String, count: Int, extra: [String] = []) throws -> [Sender] {
-        let processes = try (0..<count).map { _ in
+    /// `launcher`: sender i runs with RANK=i of a torchrun job of `count`
+    /// ranks whose run id is this (the identity the kernel copies).
+    func send(in lab: NamespaceLab, to address: String, count: Int, extra: [String] = [],
+              launcher runID: String? = nil) throws -> [Sender] {
+        let processes = try (0..<count).map { rank in
             try lab.spawn(inSender: true, ["send", "--to", address, "--port", String(port),
-                                           "--bytes", String(bytes)] + extra)
+                                           "--bytes", String(bytes)] + extra,
+                          environment: runID.map { ["RANK=\(rank)", "WORLD_SIZE=\(count)", "TORCHELASTIC_RUN_ID=\($0)"] } ?? [])
         }
         return try processes.map { process in
             let result = try process.readJSON(timeout: 90)
@@ -62,10 +66,21 @@ final class RetransmitAttributionTests: XCTestCase {
         let sink = try lab.startSink(port: port)
         try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
         let agent = try AgentProcess(arguments: ["--port", String(port)], testCase: self)
-        let senders = try send(in: lab, to: lab.receiverIPv4, count: 3)
+        let senders = try send(in: lab, to: lab.receiverIPv4, count: 3, launcher: "matrix-job")
         XCTAssertEqual(agent.stop(), 0)
         let lines = agent.lines()
         assertMatches(senders, lines, agent: agent, title: "IPv4, 3 senders, 5% data drops")
+        // Each sender's launcher environment, copied by the kernel at its
+        // connect: its rank and job on its identity line and on every line.
+        for (rank, sender) in senders.enumerated() {
+            let own = lines.filter { $0.pid == sender.pid }
+            XCTAssertEqual(own.filter { $0.eventType == "process.identity" }.count, 1, "one identity line for pid \(sender.pid)")
+            for line in own {
+                XCTAssertEqual(line.string("job"), "run:matrix-job", line.raw)
+                XCTAssertEqual(line.int("rank"), rank, line.raw)
+                XCTAssertEqual(line.int("world_size"), 3, line.raw)
+            }
+        }
         // The socket's timing, which dates a stall: an RTO is never below
         // the kernel's 200 ms floor, and exceeds the smoothed RTT by it.
         for event in lines where event.eventType == "transport.drop" && senders.contains(where: { $0.pid == event.pid }) {
