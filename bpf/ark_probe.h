@@ -98,9 +98,9 @@ struct ark_record {
 
 #define ARK_RECORD_SIZE 144
 
-/* Bytes of a process's environment copied at most: a larger block is sent
- * as its first and last halves (launchers such as torchrun append their
- * variables, so they sit at its end). */
+/* Bytes of a process's environment copied at most (a power of two): a block
+ * of this size or more is sent as its first and last halves (launchers such
+ * as torchrun append their variables, so they sit at its end). */
 #define ARK_ENVIRONMENT_BYTES 16384
 
 /* A socket owner's environment block (NAME=value\0...), copied from the

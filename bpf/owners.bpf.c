@@ -41,14 +41,10 @@ static __always_inline void send_process_environment(__u64 pid_tgid)
 		return;
 	length = end - start;
 	head = length;
-	if (length > ARK_ENVIRONMENT_BYTES) {
+	if (length >= ARK_ENVIRONMENT_BYTES) {
 		head = ARK_ENVIRONMENT_BYTES / 2;
 		tail = ARK_ENVIRONMENT_BYTES / 2;
 	}
-	/* Keeps the bound where the verifier sees it. */
-	asm volatile("" : "+r"(head));
-	if (head > ARK_ENVIRONMENT_BYTES)
-		return;
 	record->ktime_ns = bpf_ktime_get_ns();
 	record->tgid = pid_tgid >> 32;
 	record->tid = (__u32)pid_tgid;
@@ -57,7 +53,9 @@ static __always_inline void send_process_environment(__u64 pid_tgid)
 	record->cgroup_id = bpf_get_current_cgroup_id();
 	record->pad = 0;
 	bpf_get_current_comm(record->comm, sizeof(record->comm));
-	error = bpf_probe_read_user(record->data, head, (void *)start);
+	/* head < ARK_ENVIRONMENT_BYTES, a power of two: the mask changes
+	 * nothing but gives the verifier (5.10's too) the size's bounds. */
+	error = bpf_probe_read_user(record->data, head & (ARK_ENVIRONMENT_BYTES - 1), (void *)start);
 	if (!error && tail)
 		error = bpf_probe_read_user(record->data + ARK_ENVIRONMENT_BYTES / 2, ARK_ENVIRONMENT_BYTES / 2,
 					    (void *)(end - ARK_ENVIRONMENT_BYTES / 2));
@@ -68,7 +66,7 @@ static __always_inline void send_process_environment(__u64 pid_tgid)
 	}
 	record->head_length = head;
 	record->tail_length = tail;
-	size = ARK_PROCESS_ENVIRONMENT_HEADER_SIZE + (tail ? ARK_ENVIRONMENT_BYTES : head);
+	size = ARK_PROCESS_ENVIRONMENT_HEADER_SIZE + (tail ? ARK_ENVIRONMENT_BYTES : head & (ARK_ENVIRONMENT_BYTES - 1));
 	if (bpf_ringbuf_output(&ark_records, record, size, 0) != 0)
 		count_ring_reservation_failure();
 }

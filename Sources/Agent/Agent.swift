@@ -92,6 +92,9 @@ public final class Agent {
     /// The pid whose identity was last checked: a run of events of one
     /// process checks once.
     private var lastIdentifiedPid: UInt32 = 0
+    /// Without a kernel copy, /proc/PID/environ is the fallback, unless
+    /// the user switched launcher environments off.
+    private var readsEnvironmentFromProc: Bool { !probe.report.disabledFeatures.contains(.launcherEnvironment) }
     /// With a metrics server: what the scrapes report.
     private let metricsServer: MetricsServer?
     private var metrics: AgentMetrics?
@@ -242,7 +245,8 @@ public final class Agent {
             // A process the kernel sent no environment for (found by the
             // start-up walk, or the copy failed): /proc tells what it can.
             if !pipeline.knowsIdentity(of: pid), event.kind != .processExit {
-                pipeline.identify(pid, as: WorkloadIdentity.resolve(pid: pid), command: event.owner.command,
+                let identity = WorkloadIdentity.resolve(pid: pid, readsEnvironment: readsEnvironmentFromProc)
+                pipeline.identify(pid, as: identity, command: event.owner.command,
                                   cgroupID: event.owner.cgroupID, at: event.monotonicNanoseconds)
             }
         }
@@ -265,7 +269,7 @@ public final class Agent {
         }
         let identity = environment.error == 0
             ? WorkloadIdentity.resolve(pid: environment.pid, head: environment.head, tail: environment.tail)
-            : WorkloadIdentity.resolve(pid: environment.pid)
+            : WorkloadIdentity.resolve(pid: environment.pid, readsEnvironment: readsEnvironmentFromProc)
         pipeline.identify(environment.pid, as: identity, command: environment.command,
                           cgroupID: environment.cgroupID, at: environment.monotonicNanoseconds)
         if environment.pid == lastIdentifiedPid { lastIdentifiedPid = 0 }

@@ -12,9 +12,6 @@ public struct ProbeOptions: Sendable {
     public var ringBufferBytes: UInt32 = 512 * 1024
     /// Optional features not to load (`retransmits` cannot be switched off).
     public var disabledFeatures: Set<ProbeFeature> = []
-    /// Send each socket owner's environment when it first claims a socket
-    /// (the launcher's rank and job; user space keeps only those).
-    public var copiesProcessEnvironment = true
 
     public init() {}
 }
@@ -25,6 +22,8 @@ public struct AttachReport: Sendable {
     public let retransmitMode: AttachMode
     /// Every feature, in `ProbeFeature.allCases` order: on, fallback or off.
     public let features: [FeatureStatus]
+    /// What the user switched off (no fallback may stand in for these).
+    public let disabledFeatures: Set<ProbeFeature>
 
     /// Whether retransmits carry their outcome (err, kernels >= 6.17).
     public var reportsFailedRetransmits: Bool { status(of: .retransmits)?.program == "retransmit_btf" }
@@ -69,8 +68,10 @@ public final class Probe {
         if !missing.isEmpty { throw .missingCapabilities(missing) }
         let btf = try KernelBTF()
         let kernel = KernelFacts(btf: btf)
-        let (object, links, loadedPlan) = try Self.loadAndAttach(options: options, kernel: kernel)
+        let (object, links, loadedPlan, environmentRefusal) = try Self.loadAndAttach(options: options, kernel: kernel)
         var plan = loadedPlan
+        plan.reportLauncherEnvironment(disabled: options.disabledFeatures.contains(.launcherEnvironment),
+                                       refusal: environmentRefusal)
         // Run once, after every hook is attached, so no socket is missed.
         for variant in plan.attachOrder where variant.hook == .taskFileIterator {
             do throws(ProbeError) {
@@ -85,16 +86,22 @@ public final class Probe {
         reservationFailures = try object.map(named: "ring_reservation_failures")
         cpuCount = Int(libbpf_num_possible_cpus())
         dropReasonNames = btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
-        report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses)
+        report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses,
+                              disabledFeatures: options.disabledFeatures)
     }
 
     /// Loads the best plan the kernel accepts: each program it refuses (at
     /// load or attach) is left out of the next plan, until one loads whole.
+    /// A claim program refused while it copies environments is first tried
+    /// without (a constant the verifier then prunes): owners matter more.
+    /// Also returns why the environment copy was refused, if it was.
     private static func loadAndAttach(options: ProbeOptions, kernel: KernelFacts)
-        throws(ProbeError) -> (BPFObject, [BPFLink], FeaturePlan) {
+        throws(ProbeError) -> (BPFObject, [BPFLink], FeaturePlan, String?) {
         let image = EmbeddedObject.bytes()
         // Programs this kernel refused so far, and why.
         var refused: [String: String] = [:]
+        var copiesEnvironment = !options.disabledFeatures.contains(.launcherEnvironment)
+        var environmentRefusal: String?
         while true {
             let plan = FeaturePlan(options: options, kernel: kernel, refused: refused)
             guard plan.chosen[.retransmits] != nil else {
@@ -105,7 +112,7 @@ public final class Probe {
             try object.setReadOnlyGlobal(named: "probe_config", to: ark_probe_config(
                 socket_cookie_helper: kernel.tracingMaySocketCookie ? 1 : 0,
                 owner_from_current_task: plan.claimsOwners ? 0 : 1,
-                copies_process_environment: options.copiesProcessEnvironment ? 1 : 0,
+                copies_process_environment: copiesEnvironment ? 1 : 0,
                 pad: (0, 0, 0, 0, 0)))
             object.loadOnly(Set(plan.chosen.values.map(\.program)))
             do throws(ProbeError) {
@@ -113,7 +120,13 @@ public final class Probe {
             } catch {
                 guard case .loadFailed(_, _, let log) = error,
                       let program = VerifierLog(log).failedProgram, plan.contains(program) else { throw error }
-                refused[program] = "refused by the kernel: " + VerifierLog(log).finalLines.joined(separator: " | ")
+                let reason = "refused by the kernel: " + VerifierLog(log).finalLines.joined(separator: " | ")
+                if copiesEnvironment, program.hasPrefix("claim_") {
+                    copiesEnvironment = false
+                    environmentRefusal = "\(program) \(reason)"
+                } else {
+                    refused[program] = reason
+                }
                 continue
             }
             var links: [BPFLink] = []
@@ -131,7 +144,7 @@ public final class Probe {
                 refused[program] = "cannot attach: \(error)"
                 continue
             }
-            return (object, links, plan)
+            return (object, links, plan, environmentRefusal)
         }
     }
 
@@ -168,7 +181,7 @@ struct FeaturePlan {
     private(set) var retransmitAttempts: [AttachAttempt] = []
 
     init(options: ProbeOptions, kernel: KernelFacts, refused: [String: String]) {
-        for feature in ProbeFeature.allCases {
+        for feature in ProbeFeature.allCases where feature != .launcherEnvironment {
             var variants = FeatureVariant.all.filter { $0.feature == feature }
             var passedOver: [String] = []
             if feature == .retransmits {
@@ -206,6 +219,23 @@ struct FeaturePlan {
     }
 
     func contains(_ program: String) -> Bool { chosen.values.contains { $0.program == program } }
+
+    /// The launcher environment's status, last: it rides on the claim programs.
+    mutating func reportLauncherEnvironment(disabled: Bool, refusal: String?) {
+        let hooks = ProbeFeature.ownerClaims.compactMap { chosen[$0] }.filter { $0.hook != .taskFileIterator }
+        let reason: String? = if disabled {
+            "switched off (--disable \(ProbeFeature.launcherEnvironment.rawValue))"
+        } else if let refusal {
+            refusal
+        } else if hooks.isEmpty {
+            "no owner-claiming hook runs in the processes' own context"
+        } else {
+            nil
+        }
+        // No program or hook of its own: the claim programs above carry it.
+        statuses.append(FeatureStatus(feature: .launcherEnvironment, state: reason == nil ? .on : .off,
+                                      program: nil, hook: nil, reason: reason))
+    }
 
     /// Whether any owner-claiming program is in the plan.
     var claimsOwners: Bool { ProbeFeature.ownerClaims.contains { chosen[$0] != nil } }

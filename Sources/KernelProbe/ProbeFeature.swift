@@ -15,6 +15,10 @@ public enum ProbeFeature: String, CaseIterable, Sendable {
     case congestionStates = "congestion-states"
     case drops
     case processExits = "process-exits"
+    /// Not a program of its own: the claim programs copy each socket
+    /// owner's environment (the launcher's rank and job) when it first
+    /// claims a socket. Off when no claim program runs.
+    case launcherEnvironment = "launcher-environment"
 
     /// What the feature gives, for `ark-probe features`.
     public var summary: String {
@@ -28,6 +32,7 @@ public enum ProbeFeature: String, CaseIterable, Sendable {
         case .congestionStates: "congestion-control state changes"
         case .drops: "kernel drops of TCP packets, with the reason"
         case .processExits: "exits of socket owners"
+        case .launcherEnvironment: "each socket owner's launcher environment (rank, job), copied at its first claim"
         }
     }
 

@@ -1,4 +1,5 @@
 import ProbeEvents
+import WorkloadIdentity
 
 /// The graph at one moment as Graphviz dot or as one JSON object, for a
 /// person who wants to see who waits on whom. Deterministic order.
@@ -8,11 +9,22 @@ extension StateGraph {
     /// and to their connections with recent evidence (owns).
     public func dot(at time: UInt64) -> String {
         var text = "digraph ark_probe {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n"
+        // A job's processes in one box, with its ranks that wait on nothing.
+        let jobs = processesByJob()
+        var grouped: Set<UInt32> = []
+        for (index, job) in jobs.enumerated() {
+            text += "  subgraph \"cluster_job_\(index)\" {\n    label=\"job \(escapeDot(job.key))\";\n    style=rounded;\n"
+            for pid in job.pids {
+                text += "  " + processNode(pid)
+                grouped.insert(pid)
+            }
+            text += "  }\n"
+        }
         var peers: Set<IPAddress> = []
         for pid in processes.keys.sorted() {
             let process = processes[pid]!
             let node = Entity.process(pid).description
-            text += "  \"\(node)\" [shape=box,label=\"\(pid) \(escapeDot(process.command.description))\"];\n"
+            if !grouped.contains(pid) { text += processNode(pid) }
             if var network = process.network {
                 let figures = network.figures(at: time)
                 let target = network.target.description
@@ -39,6 +51,27 @@ extension StateGraph {
         return text + "}\n"
     }
 
+    /// Each job with a process known on this node, by key, and its
+    /// processes (ranks first, by rank), whether or not they wait.
+    public func processesByJob() -> [(key: String, pids: [UInt32])] {
+        var jobs: [String: [UInt32]] = [:]
+        for (pid, entry) in identities.entries {
+            if let job = entry.identity.job { jobs[job.description, default: []].append(pid) }
+        }
+        return jobs.keys.sorted().map { key in
+            (key, jobs[key]!.sorted {
+                (identities[$0]?.identity.launcher.rank ?? .max, $0) < (identities[$1]?.identity.launcher.rank ?? .max, $1)
+            })
+        }
+    }
+
+    /// A process's box: pid, comm, and its rank when it has one.
+    private func processNode(_ pid: UInt32) -> String {
+        let command = processes[pid]?.command ?? identities[pid]?.command ?? Command()
+        let rank = identities[pid]?.identity.launcher.rank.map { "\\nrank \($0)" } ?? ""
+        return "  \"\(Entity.process(pid))\" [shape=box,label=\"\(pid) \(escapeDot(command.description))\(rank)\"];\n"
+    }
+
     /// `{"processes":[…],"connections":[…],"evicted_processes":N,…}`.
     public func json(at time: UInt64) -> String {
         var line = JSONLineWriter(capacity: 4096)
@@ -53,6 +86,7 @@ extension StateGraph {
             line.field("pid", UInt64(pid))
             line.field("comm", process.command)
             line.field("cgroup_id", process.cgroupID)
+            line.appendFields(identityFields(of: pid))
             line.key("waits_on")
             line.beginArray()
             var edges = process.network.map { [$0] } ?? []
@@ -89,6 +123,26 @@ extension StateGraph {
             line.field("dport", UInt64(c.remotePort))
             line.field("ca_state", plain: connection.congestionState.name)
             line.field("backoff", UInt64(connection.backoff))
+            line.endNestedObject()
+        }
+        line.endArray()
+        line.key("jobs")
+        line.beginArray()
+        for job in processesByJob() {
+            line.beginArrayObject()
+            line.field("job", job.key)
+            line.key("processes")
+            line.beginArray()
+            for pid in job.pids {
+                line.beginArrayObject()
+                line.field("pid", UInt64(pid))
+                if let rank = identities[pid]?.identity.launcher.rank { line.field("rank", UInt64(rank)) }
+                var network = processes[pid]?.network
+                line.field("waits_on_network", network != nil)
+                line.field("blocked_1s", network?.figures(at: time).blockedLastSecond ?? 0)
+                line.endNestedObject()
+            }
+            line.endArray()
             line.endNestedObject()
         }
         line.endArray()

@@ -40,15 +40,16 @@ public enum ProcessFiles {
 
 extension WorkloadIdentity {
     /// The identity of `pid`: its cgroup from /proc, and its launcher from
-    /// the environment the kernel copied (`environment`, head and tail of
-    /// the block) or, without one, from /proc/PID/environ where readable.
-    public static func resolve(pid: UInt32, head: [UInt8]? = nil, tail: [UInt8] = []) -> WorkloadIdentity {
+    /// the environment the kernel copied (`head` and `tail` of the block)
+    /// or, without one, from /proc/PID/environ where readable and allowed.
+    public static func resolve(pid: UInt32, head: [UInt8]? = nil, tail: [UInt8] = [],
+                               readsEnvironment: Bool = true) -> WorkloadIdentity {
         let path = ProcessFiles.cgroupPath(of: pid)
         let cgroup = path.flatMap { try? CgroupWorkload(path: $0) } ?? CgroupWorkload()
         let launcher: LauncherEnvironment
         if let head {
             launcher = LauncherEnvironment(head: head, tail: tail)
-        } else if let block = ProcessFiles.environment(of: pid) {
+        } else if readsEnvironment, let block = ProcessFiles.environment(of: pid) {
             launcher = LauncherEnvironment(block: block)
         } else {
             launcher = LauncherEnvironment()

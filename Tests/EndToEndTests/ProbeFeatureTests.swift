@@ -8,7 +8,7 @@ import XCTest
 final class ProbeFeatureTests: XCTestCase {
     static let optionalFeatures = [
         "synack-retransmits", "owners-on-state-change", "owners-on-send", "owners-on-receive",
-        "existing-sockets", "congestion-states", "drops", "process-exits",
+        "existing-sockets", "congestion-states", "drops", "process-exits", "launcher-environment",
     ]
 
     /// probe.started's "features" object: name -> {state, hook, reason}.

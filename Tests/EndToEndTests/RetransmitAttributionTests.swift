@@ -113,6 +113,24 @@ final class RetransmitAttributionTests: XCTestCase {
         }
     }
 
+    /// `--disable launcher-environment`: no environment is read, neither
+    /// by the kernel nor from /proc; the cgroup still is.
+    func testWithLauncherEnvironmentsOffNoRankIsRead() throws {
+        let lab = try NamespaceLab.make(for: self)
+        _ = try lab.startSink(port: port)
+        try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
+        let agent = try AgentProcess(arguments: ["--port", String(port), "--disable", "launcher-environment"], testCase: self)
+        let senders = try send(in: lab, to: lab.receiverIPv4, count: 2, launcher: "private-job")
+        XCTAssertEqual(agent.stop(), 0)
+        let lines = agent.lines()
+        assertMatches(senders, lines, agent: agent, title: "IPv4, 2 senders, launcher environments off")
+        for line in lines where senders.contains(where: { $0.pid == line.pid }) {
+            XCTAssertNil(line.object["rank"], line.raw)
+            XCTAssertNil(line.object["job"], line.raw)
+            XCTAssertNotNil(line.string("cgroup_path"), line.raw)
+        }
+    }
+
     func testIPv6SendersAreAttributedExactly() throws {
         let lab = try NamespaceLab.make(for: self)
         _ = try lab.startSink(port: port)
