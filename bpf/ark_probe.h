@@ -103,12 +103,19 @@ struct ark_record {
  * as torchrun append their variables, so they sit at its end). */
 #define ARK_ENVIRONMENT_BYTES 16384
 
-/* A socket owner's environment block (NAME=value\0...), copied from the
- * process's own memory in its own context when it first claims a socket:
- * reading /proc/PID/environ would need ptrace rights over it. Sent with
+/* Cgroup levels sent, innermost first, and the longest name kept of each
+ * (cri-containerd-<64 hex>.scope is 85 bytes). */
+#define ARK_CGROUP_LEVELS 12
+#define ARK_CGROUP_NAME_LEN 128
+
+/* Who a socket owner is, sent when it first claims a socket, from its own
+ * context: its cgroup v2 path (the names of its cgroup and its ancestors:
+ * /proc/PID/cgroup may be hidden from the agent, and the process gone) and
+ * its environment block (NAME=value\0...), copied from its memory: reading
+ * /proc/PID/environ would need ptrace rights over it. Sent with
  * bpf_ringbuf_output, head_length + tail_length bytes of data long; user
  * space keeps only the launcher's variables. `kind` is where ark_record
- * has it. 64 bytes and the data. */
+ * has it. The header, then the data. */
 struct ark_process_environment {
 	__u64 ktime_ns;
 	__u32 tgid;
@@ -119,18 +126,22 @@ struct ark_process_environment {
 	__u32 tail_length;        /* then data up to the block's end (0: the head is all) */
 	__u64 cgroup_id;
 	__s32 error;              /* a read that failed: its -errno (no data) */
-	__u32 pad;
+	__u8 environment_copied;  /* 0: not asked to (launcher-environment off) */
+	__u8 cgroup_levels;       /* names in cgroup_names (0: the root cgroup) */
+	__u8 cgroup_truncated;    /* more ancestors than ARK_CGROUP_LEVELS */
+	__u8 pad;
 	char comm[ARK_COMM_LEN];
+	char cgroup_names[ARK_CGROUP_LEVELS][ARK_CGROUP_NAME_LEN];
 	__u8 data[ARK_ENVIRONMENT_BYTES];
 };
 
-#define ARK_PROCESS_ENVIRONMENT_HEADER_SIZE 64
+#define ARK_PROCESS_ENVIRONMENT_HEADER_SIZE 1600
 
 /* What user space tells the programs before load (their .rodata). */
 struct ark_probe_config {
 	__u8 socket_cookie_helper;    /* bpf_get_socket_cookie() allowed in tracing (5.12+) */
 	__u8 owner_from_current_task; /* no claim hook loaded: blame the task on the CPU */
-	__u8 copies_process_environment; /* send each socket owner's environment */
+	__u8 copies_process_environment; /* copy each socket owner's environment */
 	__u8 pad[5];
 };
 

@@ -107,6 +107,16 @@ typedef struct {
 
 struct kernfs_node {
 	__u64 id;
+	const char *name;
+};
+
+/* A cgroup's parent: `parent` until 6.14, `__parent` (RCU) from 6.15. */
+struct kernfs_node___parent {
+	struct kernfs_node *parent;
+};
+
+struct kernfs_node___rcu_parent {
+	struct kernfs_node *__parent;
 };
 
 struct cgroup {

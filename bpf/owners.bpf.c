@@ -20,50 +20,74 @@ static __always_inline struct listener_key listener_of(struct sock *sk)
 /* What socket_owner_processes knows of a process. */
 enum { OWNER_PROCESS_FOUND = 0, OWNER_PROCESS_ENVIRONMENT_SENT = 1 };
 
-/* Sends the calling process's environment block (the launcher's view of
- * it: rank, world, job): copied here, in its own context, because
- * /proc/PID/environ needs ptrace rights the agent does not have. */
+static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *node)
+{
+	if (bpf_core_field_exists(((struct kernfs_node___rcu_parent *)0)->__parent))
+		return BPF_CORE_READ((struct kernfs_node___rcu_parent *)node, __parent);
+	return BPF_CORE_READ((struct kernfs_node___parent *)node, parent);
+}
+
+/* Sends who the calling process is: its cgroup path and, unless switched
+ * off, its environment block (the launcher's view of it: rank, world,
+ * job). Read here, in its own context: /proc/PID/environ needs ptrace
+ * rights the agent does not have, and /proc/PID/cgroup may be hidden. */
 static __always_inline void send_process_environment(__u64 pid_tgid)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	unsigned long start = BPF_CORE_READ(task, mm, env_start);
 	unsigned long end = BPF_CORE_READ(task, mm, env_end);
+	struct kernfs_node *node = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
 	struct ark_process_environment *record;
-	__u64 length, head, tail = 0, size;
-	__u32 zero = 0;
-	long error;
+	__u64 length = 0, head = 0, tail = 0, size;
+	__u32 zero = 0, levels = 0;
+	long error = 0;
 
-	/* A kernel thread (no mm) claiming for kTLS or sockmap has none. */
+	/* A kernel thread (no mm) claiming for kTLS or sockmap is no workload. */
 	if (!start || end <= start)
 		return;
 	record = bpf_map_lookup_elem(&process_environment_buffers, &zero);
 	if (!record)
 		return;
-	length = end - start;
-	head = length;
-	if (length >= ARK_ENVIRONMENT_BYTES) {
-		head = ARK_ENVIRONMENT_BYTES / 2;
-		tail = ARK_ENVIRONMENT_BYTES / 2;
-	}
 	record->ktime_ns = bpf_ktime_get_ns();
 	record->tgid = pid_tgid >> 32;
 	record->tid = (__u32)pid_tgid;
 	record->kind = ARK_RECORD_PROCESS_ENVIRONMENT;
-	record->environment_length = length > 0xffffffff ? 0xffffffff : length;
 	record->cgroup_id = bpf_get_current_cgroup_id();
 	record->pad = 0;
 	bpf_get_current_comm(record->comm, sizeof(record->comm));
-	/* head < ARK_ENVIRONMENT_BYTES, a power of two: the mask changes
-	 * nothing but gives the verifier (5.10's too) the size's bounds. */
-	error = bpf_probe_read_user(record->data, head & (ARK_ENVIRONMENT_BYTES - 1), (void *)start);
-	if (!error && tail)
-		error = bpf_probe_read_user(record->data + ARK_ENVIRONMENT_BYTES / 2, ARK_ENVIRONMENT_BYTES / 2,
-					    (void *)(end - ARK_ENVIRONMENT_BYTES / 2));
-	record->error = error;
-	if (error) {
-		head = 0;
-		tail = 0;
+	/* Innermost first, up to (not including) the root, which has no name. */
+	for (int level = 0; level < ARK_CGROUP_LEVELS; level++) {
+		struct kernfs_node *parent = node ? kernfs_parent(node) : 0;
+
+		if (!parent)
+			break;
+		bpf_probe_read_kernel_str(record->cgroup_names[level], ARK_CGROUP_NAME_LEN, BPF_CORE_READ(node, name));
+		levels++;
+		node = parent;
 	}
+	record->cgroup_levels = levels;
+	record->cgroup_truncated = node && kernfs_parent(node) ? 1 : 0;
+	record->environment_copied = probe_config.copies_process_environment;
+	if (probe_config.copies_process_environment) {
+		length = end - start;
+		head = length;
+		if (length >= ARK_ENVIRONMENT_BYTES) {
+			head = ARK_ENVIRONMENT_BYTES / 2;
+			tail = ARK_ENVIRONMENT_BYTES / 2;
+		}
+		/* head < ARK_ENVIRONMENT_BYTES, a power of two: the mask changes
+		 * nothing but gives the verifier (5.10's too) the size's bounds. */
+		error = bpf_probe_read_user(record->data, head & (ARK_ENVIRONMENT_BYTES - 1), (void *)start);
+		if (!error && tail)
+			error = bpf_probe_read_user(record->data + ARK_ENVIRONMENT_BYTES / 2, ARK_ENVIRONMENT_BYTES / 2,
+						    (void *)(end - ARK_ENVIRONMENT_BYTES / 2));
+		if (error) {
+			head = 0;
+			tail = 0;
+		}
+	}
+	record->environment_length = length > 0xffffffff ? 0xffffffff : length;
+	record->error = error;
 	record->head_length = head;
 	record->tail_length = tail;
 	size = ARK_PROCESS_ENVIRONMENT_HEADER_SIZE + (tail ? ARK_ENVIRONMENT_BYTES : head & (ARK_ENVIRONMENT_BYTES - 1));
@@ -82,8 +106,7 @@ static __always_inline void remember_owner_process(__u64 pid_tgid)
 	if (known && *known == OWNER_PROCESS_ENVIRONMENT_SENT)
 		return;
 	bpf_map_update_elem(&socket_owner_processes, &tgid, &sent, BPF_ANY);
-	if (probe_config.copies_process_environment)
-		send_process_environment(pid_tgid);
+	send_process_environment(pid_tgid);
 }
 
 /* A process found by the start-up walk: its environment waits for its

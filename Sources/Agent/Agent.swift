@@ -259,17 +259,19 @@ public final class Agent {
         }
     }
 
-    /// A socket owner's environment, copied by the kernel at its first
-    /// claim: its launcher's view, with its cgroup from /proc.
+    /// Who a socket owner is, as the kernel read it at its first claim: its
+    /// cgroup path and its launcher's view.
     private func handle(environment sample: UnsafeRawBufferPointer) {
         recordsRead += 1
         guard let environment = ProcessEnvironment(sample: sample) else {
             unknownKindRecords += 1
             return
         }
-        let identity = environment.error == 0
-            ? WorkloadIdentity.resolve(pid: environment.pid, head: environment.head, tail: environment.tail)
-            : WorkloadIdentity.resolve(pid: environment.pid, readsEnvironment: readsEnvironmentFromProc)
+        let identity = environment.environmentCopied && environment.error == 0
+            ? WorkloadIdentity.resolve(pid: environment.pid, cgroupPath: environment.cgroupPath,
+                                       head: environment.head, tail: environment.tail)
+            : WorkloadIdentity.resolve(pid: environment.pid, cgroupPath: environment.cgroupPath,
+                                       readsEnvironment: readsEnvironmentFromProc)
         pipeline.identify(environment.pid, as: identity, command: environment.command,
                           cgroupID: environment.cgroupID, at: environment.monotonicNanoseconds)
         if environment.pid == lastIdentifiedPid { lastIdentifiedPid = 0 }

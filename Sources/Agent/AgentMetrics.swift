@@ -4,6 +4,7 @@ import ProbeEvents
 import RuleEngine
 import RuleLanguage
 import StateGraph
+import WorkloadIdentity
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -298,7 +299,8 @@ public struct AgentMetrics {
                                 dropReasonNames: [UInt32: String], health: AgentHealth, into text: inout MetricsText) {
         let traffic = counters.traffic
         let all = traffic.all
-        renderProcesses(all: all, totals: totals, blocked: graph.blockedNanosecondsByProcess, into: &text)
+        renderProcesses(all: all, totals: totals, blocked: graph.blockedNanosecondsByProcess, identities: graph.identities,
+                        into: &text)
         renderCgroups(traffic: traffic, all: all, into: &text)
 
         text.family("ark_probe_kernel_drops_by_reason_total", .counter,
@@ -327,8 +329,10 @@ public struct AgentMetrics {
         renderHealth(health, outputLag: counters.outputLag, into: &text)
     }
 
+    /// Per process: pid and comm, and its job and rank when known
+    /// (`training_job`: Prometheus's own `job` label names the scrape job).
     private mutating func renderProcesses(all: TrafficCounts, totals: ProcessTotals, blocked: [UInt32: UInt64],
-                                          into text: inout MetricsText) {
+                                          identities: IdentityCache, into text: inout MetricsText) {
         let entries = totals.entries
         let exported = processes.select(entries.map { ($0.key, TrafficCounts($0.value).activity) })
         var series: [(labels: [(String, String)], counts: TrafficCounts)] = []
@@ -337,7 +341,12 @@ public struct AgentMetrics {
             let entry = entries[pid]!
             let counts = TrafficCounts(entry)
             exportedSum += counts
-            series.append(([("pid", MetricsText.decimal(UInt64(pid))), ("comm", entry.command.description)], counts))
+            var labels = [("pid", MetricsText.decimal(UInt64(pid))), ("comm", entry.command.description)]
+            if let identity = identities[pid]?.identity {
+                if let job = identity.job { labels.append(("training_job", job.description)) }
+                if let rank = identity.launcher.rank { labels.append(("rank", MetricsText.decimal(UInt64(rank)))) }
+            }
+            series.append((labels, counts))
         }
         series.append(([("pid", "other")], all - exportedSum))
         Self.renderTraffic(series, scope: "", what: "process (pid=\"other\": every process without a series)",

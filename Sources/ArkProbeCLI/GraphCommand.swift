@@ -14,7 +14,8 @@ struct GraphCommand: Subcommand {
         USAGE: ark-probe graph [TRACE...] [--format dot|json] [--duration SECONDS]
 
         Builds the state graph (processes, the network and peers they wait on,
-        their connections with recent retransmissions) and prints it at the
+        their connections with recent retransmissions; each job's processes
+        grouped, its ranks that wait on nothing too) and prints it at the
         end: from recorded traces when TRACE files are given (no root
         needed), else live from the kernel for --duration seconds (default
         10; needs root or CAP_BPF and CAP_PERFMON).

@@ -39,12 +39,13 @@ public enum ProcessFiles {
 }
 
 extension WorkloadIdentity {
-    /// The identity of `pid`: its cgroup from /proc, and its launcher from
-    /// the environment the kernel copied (`head` and `tail` of the block)
-    /// or, without one, from /proc/PID/environ where readable and allowed.
-    public static func resolve(pid: UInt32, head: [UInt8]? = nil, tail: [UInt8] = [],
+    /// The identity of `pid`: its cgroup path as the kernel sent it
+    /// (`cgroupPath`) or from /proc, and its launcher from the environment
+    /// the kernel copied (`head` and `tail` of the block) or, without one,
+    /// from /proc/PID/environ where readable and allowed.
+    public static func resolve(pid: UInt32, cgroupPath: String? = nil, head: [UInt8]? = nil, tail: [UInt8] = [],
                                readsEnvironment: Bool = true) -> WorkloadIdentity {
-        let path = ProcessFiles.cgroupPath(of: pid)
+        let path = cgroupPath ?? ProcessFiles.cgroupPath(of: pid)
         let cgroup = path.flatMap { try? CgroupWorkload(path: $0) } ?? CgroupWorkload()
         let launcher: LauncherEnvironment
         if let head {

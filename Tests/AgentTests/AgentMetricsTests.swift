@@ -5,6 +5,7 @@ import ProbeEvents
 import RuleEngine
 import RuleLanguage
 import StateGraph
+import WorkloadIdentity
 
 final class AgentMetricsTests: XCTestCase {
     func retransmit(pid: UInt32, cgroup: UInt64, segments: UInt32, cause: RetransmitCause = .fastRetransmit,
@@ -65,6 +66,13 @@ final class AgentMetricsTests: XCTestCase {
                               owner: SocketOwner(pid: 30, command: Command("app30")), socketCookie: 5,
                               congestionState: .open, previousCongestionState: .loss)])
         XCTAssertEqual(blocked(), [#"ark_probe_blocked_seconds_total{pid="30",comm="app30"} 0.5"#,
+                                   #"ark_probe_blocked_seconds_total{pid="other"} 0"#])
+        // Its job and rank, once known, label its series.
+        var identity = WorkloadIdentity()
+        identity.launcher.runID = "llama"
+        identity.launcher.rank = 3
+        state.graph.identify(30, as: identity, command: Command("app30"))
+        XCTAssertEqual(blocked(), [#"ark_probe_blocked_seconds_total{pid="30",comm="app30",training_job="run:llama",rank="3"} 0.5"#,
                                    #"ark_probe_blocked_seconds_total{pid="other"} 0"#])
     }
 

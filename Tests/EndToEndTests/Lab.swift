@@ -632,3 +632,48 @@ final class LockedBox<Value>: @unchecked Sendable {
         set { lock.withLock { stored = newValue } }
     }
 }
+
+/// Cgroups a test makes, named as runtimes name theirs.
+extension XCTestCase {
+    /// The cgroup v2 mount (hybrid hosts mount it at /sys/fs/cgroup/unified).
+    static func cgroup2Mount() -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, fields[dash + 1] == "cgroup2" else { continue }
+            return String(fields[4])
+        }
+        return nil
+    }
+
+    /// Creates the test's cgroups under `<mount>/arkp-<pid>` and removes
+    /// them at teardown (after the lab has killed their processes).
+    func makeCgroups(_ paths: [String]) throws -> (root: String, prefix: String) {
+        guard let mount = XCTestCase.cgroup2Mount() else { throw XCTSkip("no cgroup v2 hierarchy is mounted") }
+        let prefix = "/arkp-\(getpid())"
+        for path in paths {
+            try FileManager.default.createDirectory(atPath: mount + prefix + path, withIntermediateDirectories: true)
+        }
+        addTeardownBlock {
+            // Deepest first; a process that just exited may hold its cgroup a moment.
+            let all = paths.flatMap { path in
+                var prefixes: [String] = []
+                var current = ""
+                for component in path.split(separator: "/") {
+                    current += "/" + component
+                    prefixes.append(current)
+                }
+                return prefixes
+            }
+            let ordered = Set(all).sorted { $0.split(separator: "/").count > $1.split(separator: "/").count } + [""]
+            for _ in 0..<50 {
+                for path in ordered { rmdir(mount + prefix + path) }
+                if access(mount + prefix, F_OK) != 0 { return }
+                usleep(100_000)
+            }
+            XCTFail("could not remove \(mount + prefix)")
+        }
+        return (mount + prefix, prefix)
+    }
+
+}

@@ -65,13 +65,19 @@ final class RetransmitAttributionTests: XCTestCase {
         let lab = try NamespaceLab.make(for: self)
         let sink = try lab.startSink(port: port)
         try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
+        // The senders run in a pod's container cgroup, as the systemd driver names it.
+        let pod = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", container = String(repeating: "c3", count: 32)
+        let podPath = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
+            + pod.replacingOccurrences(of: "-", with: "_") + ".slice/cri-containerd-\(container).scope"
+        let cgroups = try makeCgroups([podPath])
         let agent = try AgentProcess(arguments: ["--port", String(port)], testCase: self)
-        let senders = try send(in: lab, to: lab.receiverIPv4, count: 3, launcher: "matrix-job")
+        let senders = try send(in: lab, to: lab.receiverIPv4, count: 3, extra: ["--cgroup", cgroups.prefix + podPath],
+                               launcher: "matrix-job")
         XCTAssertEqual(agent.stop(), 0)
         let lines = agent.lines()
         assertMatches(senders, lines, agent: agent, title: "IPv4, 3 senders, 5% data drops")
-        // Each sender's launcher environment, copied by the kernel at its
-        // connect: its rank and job on its identity line and on every line.
+        // Each sender's launcher environment and cgroup path, read by the
+        // kernel at its connect: on its identity line and on every line.
         for (rank, sender) in senders.enumerated() {
             let own = lines.filter { $0.pid == sender.pid }
             XCTAssertEqual(own.filter { $0.eventType == "process.identity" }.count, 1, "one identity line for pid \(sender.pid)")
@@ -79,6 +85,10 @@ final class RetransmitAttributionTests: XCTestCase {
                 XCTAssertEqual(line.string("job"), "run:matrix-job", line.raw)
                 XCTAssertEqual(line.int("rank"), rank, line.raw)
                 XCTAssertEqual(line.int("world_size"), 3, line.raw)
+                XCTAssertEqual(line.string("cgroup_path"), cgroups.prefix + podPath, line.raw)
+                XCTAssertEqual(line.string("pod_uid"), pod, line.raw)
+                XCTAssertEqual(line.string("container_id"), container, line.raw)
+                XCTAssertEqual(line.string("qos_class"), "besteffort", line.raw)
             }
         }
         // The socket's timing, which dates a stall: an RTO is never below

@@ -1,5 +1,6 @@
 // `send`: one TCP connection, T writer threads, wait for every byte to be
 // acknowledged, report the kernel's retransmission count for the socket.
+// --cgroup GROUP moves the process into that cgroup v2 group first.
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 func runSend(_ args: ArraySlice<String>) -> Never {
     let role = "send"
     let opts = parseOptions(args, role: role,
-                            valued: ["to", "port", "bytes", "threads", "chunk", "sndbuf", "ack-timeout"],
+                            valued: ["to", "port", "bytes", "threads", "chunk", "sndbuf", "ack-timeout", "cgroup"],
                             flags: ["prefill", "hold-until-go", "keep-open"])
     guard let host = opts.string("to") else { fail(role, "--to is required", code: 2) }
     guard let port = opts.int("port", role: role) else { fail(role, "--port is required", code: 2) }
@@ -21,6 +22,7 @@ func runSend(_ args: ArraySlice<String>) -> Never {
     guard let address = SocketAddress(host: host, port: port) else { fail(role, "--to: not an IP address: \(host)", code: 2) }
     signal(SIGPIPE, SIG_IGN)
     let pid = Int(getpid())
+    if let cgroup = opts.string("cgroup") { joinCgroup(cgroup, role: role) }
 
     let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { fail(role, "socket: \(errnoText())") }

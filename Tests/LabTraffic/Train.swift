@@ -33,14 +33,7 @@ func runTrain(_ args: ArraySlice<String>) -> Never {
         guard parts.count == 2 else { fail(role, "--barrier-fds R,W", code: 2) }
         barrier = (parts[0], parts[1])
     }
-    if let cgroup = opts.string("cgroup") {
-        let path = cgroup2Mount(role: role) + cgroup + "/cgroup.procs"
-        let procs = open(path, O_WRONLY | O_CLOEXEC)
-        guard procs >= 0 else { fail(role, "\(path): \(errnoText())") }
-        let pidText = Array("\(getpid())\n".utf8)
-        guard write(procs, pidText, pidText.count) == pidText.count else { fail(role, "moving into \(cgroup): \(errnoText())") }
-        close(procs)
-    }
+    if let cgroup = opts.string("cgroup") { joinCgroup(cgroup, role: role) }
 
     let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { fail(role, "socket: \(errnoText())") }
@@ -100,6 +93,17 @@ func runTrain(_ args: ArraySlice<String>) -> Never {
               ("longest_step_ms", .int(Int(longestStep * 1000))), ("total_retrans", .int(info.totalRetrans))])
     close(fd)
     exit(0)
+}
+
+/// Moves the calling process into cgroup v2 group `cgroup` (a path from
+/// the hierarchy's root).
+func joinCgroup(_ cgroup: String, role: String) {
+    let path = cgroup2Mount(role: role) + cgroup + "/cgroup.procs"
+    let procs = open(path, O_WRONLY | O_CLOEXEC)
+    guard procs >= 0 else { fail(role, "\(path): \(errnoText())") }
+    let pidText = Array("\(getpid())\n".utf8)
+    guard write(procs, pidText, pidText.count) == pidText.count else { fail(role, "moving into \(cgroup): \(errnoText())") }
+    close(procs)
 }
 
 /// Where the cgroup v2 hierarchy is mounted. `ip netns exec` gives the

@@ -41,8 +41,9 @@ final class IdentityFieldsTests: XCTestCase {
 
 final class ProcessEnvironmentTests: XCTestCase {
     /// A sample laid out as bpf/ark_probe.h's ark_process_environment.
-    func sample(pid: UInt32, head: [UInt8], tail: [UInt8], length: UInt32) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: 64)
+    func sample(pid: UInt32, head: [UInt8], tail: [UInt8], length: UInt32, cgroup: [String] = [],
+                truncated: Bool = false) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 1600)
         func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
             withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(offset..<(offset + $0.count), with: $0) }
         }
@@ -52,10 +53,29 @@ final class ProcessEnvironmentTests: XCTestCase {
         put(length, at: 20)
         put(UInt32(head.count), at: 24)
         put(UInt32(tail.count), at: 28)
+        put(UInt8(1), at: 44)
+        put(UInt8(cgroup.count), at: 45)
+        put(UInt8(truncated ? 1 : 0), at: 46)
         bytes.replaceSubrange(48..<54, with: Array("python".utf8))
+        // Innermost first.
+        for (level, name) in cgroup.reversed().enumerated() {
+            let start = 64 + level * 128
+            bytes.replaceSubrange(start..<(start + name.utf8.count), with: Array(name.utf8))
+        }
         bytes += head
         if !tail.isEmpty { bytes += [UInt8](repeating: 0, count: 8192 - head.count) + tail }
         return bytes
+    }
+
+    func testTheCgroupPathFromItsNames() throws {
+        let names = ["kubepods.slice", "kubepods-besteffort.slice", "cri-containerd-" + String(repeating: "ab", count: 32) + ".scope"]
+        let decoded = try XCTUnwrap(sample(pid: 7, head: [], tail: [], length: 0, cgroup: names)
+            .withUnsafeBytes { ProcessEnvironment(sample: $0) })
+        XCTAssertEqual(decoded.cgroupPath, "/" + names.joined(separator: "/"))
+        XCTAssertEqual(sample(pid: 7, head: [], tail: [], length: 0).withUnsafeBytes { ProcessEnvironment(sample: $0) }?
+            .cgroupPath, "/", "the root cgroup")
+        XCTAssertNil(sample(pid: 7, head: [], tail: [], length: 0, cgroup: names, truncated: true)
+            .withUnsafeBytes { ProcessEnvironment(sample: $0) }?.cgroupPath, "deeper than the kernel sends: unknown")
     }
 
     func testDecodesWholeAndSplitBlocks() throws {
