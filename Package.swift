@@ -56,7 +56,7 @@ let package = Package(
         ),
         // Pushes alerts to Alertmanager's v2 API from threads of its own.
         .target(name: "Alertmanager", dependencies: ["RuleEngine", "RuleLanguage", "ProbeEvents", "WorkloadIdentity"]),
-        .testTarget(name: "AlertmanagerTests", dependencies: ["Alertmanager", "RuleEngine", "RuleLanguage", "ProbeEvents"]),
+        .testTarget(name: "AlertmanagerTests", dependencies: ["Alertmanager", "RuleEngine", "RuleLanguage", "ProbeEvents", "WorkloadIdentity"]),
         // Embeds rules/*.yaml in the command as its default rules.
         .executableTarget(name: "rules-embed", path: "Sources/RulesEmbed"),
         .plugin(name: "ShippedRulesPlugin", capability: .buildTool(), dependencies: ["rules-embed"]),
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "RuleLanguageTests", dependencies: ["RuleLanguage"]),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat", "ProbeEvents", "WorkloadIdentity"]),
         .testTarget(name: "RuleEngineTests", dependencies: ["RuleEngine", "RuleLanguage", "StateGraph", "ProbeEvents", "WorkloadIdentity"]),
-        .testTarget(name: "StateGraphTests", dependencies: ["StateGraph", "ProbeEvents"]),
+        .testTarget(name: "StateGraphTests", dependencies: ["StateGraph", "ProbeEvents", "WorkloadIdentity"]),
         .target(name: "RuleTesting", dependencies: ["Agent", "RuleEngine", "RuleLanguage", "TraceFormat", "ProbeEvents", "StateGraph"]),
         .testTarget(name: "RuleTestingTests", dependencies: ["RuleTesting"]),
         .testTarget(

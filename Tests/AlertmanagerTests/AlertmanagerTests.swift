@@ -1,5 +1,6 @@
 @testable import Alertmanager
 import ProbeEvents
+import WorkloadIdentity
 import XCTest
 @testable import RuleEngine
 @testable import RuleLanguage
@@ -52,6 +53,25 @@ final class AlertmanagerPayloadTests: XCTestCase {
         XCTAssertEqual(AlertmanagerAlert(storm, host: "h", clock: clock).labels.map { "\($0.name)=\($0.value)" },
                        ["alertname=connection-rto-storm", "entity=connection-77", "host=h", "peer=fd00::2", "pid=9",
                         "severity=warning"])
+    }
+
+    /// A rank's alert and a job's: the job and rank become labels.
+    func testTrainingJobAndRankLabels() {
+        var rank = stalled(.firing, time: 1_500_000_000)
+        var identity = WorkloadIdentity()
+        identity.launcher.runID = "llama-7b"
+        identity.launcher.rank = 3
+        rank.identity = identity
+        XCTAssertEqual(AlertmanagerAlert(rank, host: "", clock: clock).labels.map { "\($0.name)=\($0.value)" },
+                       ["alertname=workload-stalled", "category=network", "comm=python3", "entity=network-pid-1024",
+                        "peer=10.0.0.2", "pid=1024", "rank=3", "severity=critical", "training_job=run:llama-7b"])
+        let job = Alert(state: .firing, time: 2_000_000_000, onset: 1_000_000_000, rule: "job-stalled", severity: .critical,
+                        labels: [RuleLabel(name: "rank", value: "spoofed")], entity: .job("slurm:81234"), pid: 0,
+                        value: .number(0.7), message: "m",
+                        evidence: [("job", .string("slurm:81234")), ("culprit_rank", .number(5)), ("peer", .string("10.0.0.9"))])
+        XCTAssertEqual(AlertmanagerAlert(job, host: "", clock: clock).labels.map { "\($0.name)=\($0.value)" },
+                       ["alertname=job-stalled", "entity=job-slurm:81234", "peer=10.0.0.9", "severity=critical",
+                        "training_job=slurm:81234"])
     }
 
     func testRFC3339() {
