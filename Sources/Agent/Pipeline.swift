@@ -155,7 +155,7 @@ public final class Pipeline {
                                at time: UInt64) {
             guard pid != 0, options.filter.acceptsProcess(pid, cgroupID: cgroupID),
                   graph.identify(pid, as: identity, command: command) else { return }
-            let fields = graph.identityFields(of: pid)
+            let fields = identity.encodedIdentityFields
             guard options.writesEvents, !fields.isEmpty else { return }
             output.beginObject()
             output.field("ts", eventEncoder.clock.milliseconds(monotonicNanoseconds: time))

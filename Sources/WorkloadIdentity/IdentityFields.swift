@@ -1,7 +1,7 @@
 import ProbeEvents
 
 extension WorkloadIdentity {
-    /// The line fields, in the order they are written.
+    /// The fields of a `process.identity` line, in the order written.
     public static let fieldNames = [
         "job", "rank", "local_rank", "world_size", "group_rank", "run_id", "master_addr", "master_port", "ms_role",
         "slurm_job", "slurm_step", "container_id", "container_runtime", "pod_uid", "qos_class", "systemd_unit",
@@ -34,12 +34,23 @@ extension WorkloadIdentity {
         }
     }
 
-    /// The known fields as they follow a line's own, each with its leading
-    /// comma (`,"job":"run:3f2c","rank":0`); empty when nothing is known.
-    public var encodedFields: [UInt8] {
+    /// The fields every other line of the process carries: who it is, in
+    /// short (the rest, derived or rarely needed, is on its identity line).
+    public static let lineFieldNames = [
+        "job", "rank", "local_rank", "world_size", "slurm_job", "slurm_step", "container_id", "pod_uid", "cgroup_path",
+    ]
+
+    /// The known fields of every line, each with its leading comma
+    /// (`,"job":"run:3f2c","rank":0`); empty when nothing is known.
+    public var encodedFields: [UInt8] { encode(Self.lineFieldNames) }
+
+    /// All known fields, for the `process.identity` line.
+    public var encodedIdentityFields: [UInt8] { encode(Self.fieldNames) }
+
+    private func encode(_ names: [String]) -> [UInt8] {
         var line = JSONLineWriter(capacity: 256)
         line.beginObject()
-        for name in Self.fieldNames {
+        for name in names {
             switch field(name) {
             case .number(let value)?: line.field(name, Double(value))
             case .string(let value)?: line.field(name, value)

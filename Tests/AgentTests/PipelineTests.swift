@@ -402,10 +402,12 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(types, ["process.identity", "transport.drop", "graph.edge_added", "graph.edge_added", "alert", "alert",
                                "transport.drop", "transport.drop", "graph.edge_added", "graph.edge_added", "process.exit",
                                "graph.edge_removed", "graph.edge_removed", "transport.drop", "graph.edge_added", "graph.edge_added"])
-        let fields = #","job":"slurm:9","rank":0,"slurm_job":9,"slurm_step":"0","systemd_unit":"slurmstepd.scope","#
+        let fields = #","job":"slurm:9","rank":0,"slurm_job":9,"slurm_step":"0","#
             + #""cgroup_path":"/system.slice/slurmstepd.scope/job_9/step_0/user/task_0""#
         XCTAssertEqual(lines[0], #"{"ts":900,"event_type":"process.identity","entity_id":"process-pid-100","pid":100,"#
-                       + #""value":"slurm:9","comm":"python3","cgroup_id":77"# + fields + #","ktime_ns":900000000}"#)
+                       + #""value":"slurm:9","comm":"python3","cgroup_id":77,"job":"slurm:9","rank":0,"slurm_job":9,"#
+                       + #""slurm_step":"0","systemd_unit":"slurmstepd.scope","#
+                       + #""cgroup_path":"/system.slice/slurmstepd.scope/job_9/step_0/user/task_0","ktime_ns":900000000}"#)
         for index in [1, 2, 3, 4, 5, 6, 10, 11, 12] {
             XCTAssertTrue(lines[index].contains(fields), "line \(index) carries pid 100's identity: \(lines[index])")
         }

@@ -40,7 +40,7 @@ final class RuleTestingCLITests: XCTestCase {
     func testTheShippedRulesAndTestsCheckClean() throws {
         let result = try arkProbe(["check", Self.root.appendingPathComponent("rules").path])
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
-        XCTAssertEqual(lastLine(result.stdout), "5 rule files and 5 test files checked: no errors")
+        XCTAssertEqual(lastLine(result.stdout), "6 rule files and 6 test files checked: no errors")
     }
 
     func testCheckLocatesEveryErrorOfABrokenRuleFile() throws {
@@ -165,7 +165,7 @@ final class RuleTestingCLITests: XCTestCase {
         XCTAssertTrue(check.stdout.hasPrefix("""
             \(file.path):3:12: cannot read the trace \(directory.path)/missing.jsonl: no such file
             \(file.path):5:16: unknown rule 'workload-stalld'; the rule files of this test file define: connection-stalled, \
-            kernel-drop-spike, peer-fan-in, workload-degraded, workload-stalled
+            job-stalled, kernel-drop-spike, peer-fan-in, workload-degraded, workload-stalled
 
             """), check.stdout)
     }

@@ -30,6 +30,6 @@ final class GraphRenderingTests: XCTestCase {
         let json = graph.json(at: 2 * second)
         XCTAssertTrue(json.contains(#""jobs":[{"job":"run:llama","processes":[{"pid":10,"rank":0,"waits_on_network":true,"#), json)
         XCTAssertTrue(json.contains(#"{"pid":11,"rank":1,"waits_on_network":false,"blocked_1s":0}]}]"#), json)
-        XCTAssertTrue(json.contains(#""pid":10,"comm":"trainer","cgroup_id":0,"job":"run:llama","rank":0,"run_id":"llama","#), json)
+        XCTAssertTrue(json.contains(#""pid":10,"comm":"trainer","cgroup_id":0,"job":"run:llama","rank":0,"waits_on":"#), json)
     }
 }

@@ -106,7 +106,7 @@ final class EventDecodingTests: XCTestCase {
         XCTAssertEqual(process.identity.job?.description, "slurm:81234")
         XCTAssertEqual(process.identity.launcher.rank, 3)
         XCTAssertEqual(process.identity.cgroup.slurmStep, "0")
-        XCTAssertEqual(String(decoding: process.identity.encodedFields, as: UTF8.self),
+        XCTAssertEqual(String(decoding: process.identity.encodedIdentityFields, as: UTF8.self),
                        #","job":"slurm:81234","rank":3,"world_size":8,"slurm_job":81234,"slurm_step":"0","#
                        + #""systemd_unit":"slurmstepd.scope","cgroup_path":"/system.slice/slurmstepd.scope/job_81234/step_0/user/task_3""#)
     }

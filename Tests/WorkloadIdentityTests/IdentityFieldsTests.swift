@@ -17,7 +17,12 @@ final class IdentityFieldsTests: XCTestCase {
     }
 
     func testFieldsInTheirOrder() throws {
-        let text = String(decoding: try identity().encodedFields, as: UTF8.self)
+        let path = try identity().cgroupPath!
+        XCTAssertEqual(String(decoding: try identity().encodedFields, as: UTF8.self),
+                       #","job":"run:llama-7b","rank":3,"local_rank":1,"world_size":4,"container_id":""#
+                       + String(repeating: "ab", count: 32) + #"","pod_uid":"3f2c9a1e-5b7d-4c8e-9f01-23456789abcd","#
+                       + #""cgroup_path":""# + path + #"""#, "every line: who, in short")
+        let text = String(decoding: try identity().encodedIdentityFields, as: UTF8.self)
         XCTAssertEqual(text, #","job":"run:llama-7b","rank":3,"local_rank":1,"world_size":4,"run_id":"llama-7b","#
             + #""master_addr":"10.0.0.1","master_port":29500,"container_id":""# + String(repeating: "ab", count: 32)
             + #"","container_runtime":"containerd","pod_uid":"3f2c9a1e-5b7d-4c8e-9f01-23456789abcd","qos_class":"burstable","#
