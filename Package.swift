@@ -69,7 +69,7 @@ let package = Package(
         // Benchmarks (benchmarks/run): not shipped.
         .executableTarget(
             name: "ark-probe-pipeline-bench",
-            dependencies: ["Agent", "ProbeEvents", "RuleEngine", "RuleLanguage", "CArkProbeRecords"],
+            dependencies: ["Agent", "ProbeEvents", "RuleEngine", "RuleLanguage", "WorkloadIdentity", "CArkProbeRecords"],
             path: "benchmarks/PipelineBenchmark"
         ),
         // Drives the live agent from a bench-only eBPF event source

@@ -91,9 +91,11 @@ final class ArkContractTests: XCTestCase {
         /// SYN retransmit TCP_INFO counted. Returns the connector's pid, that
         /// count, and the text that marks the connector's retransmit lines.
         @discardableResult
-        func awaitSYNRetransmits(in lab: NamespaceLab, port: Int) throws -> (pid: Int, retransmitted: Int, marker: String) {
+        func awaitSYNRetransmits(in lab: NamespaceLab, port: Int, environment: [String] = [])
+            throws -> (pid: Int, retransmitted: Int, marker: String) {
             let connector = try lab.spawn(inSender: true, ["connect-timeout", "--to", lab.receiverIPv4,
-                                                           "--port", String(port), "--wait", "3.5"])
+                                                           "--port", String(port), "--wait", "3.5"],
+                                          environment: environment)
             let result = try connector.readJSON(timeout: 20)
             let pid = try XCTUnwrap(result.int("pid"))
             let retransmitted = try XCTUnwrap(result.int("total_retrans"))

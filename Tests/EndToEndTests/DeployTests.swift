@@ -74,7 +74,9 @@ final class DeployTests: XCTestCase {
     /// The unit's privileges, applied by setpriv as systemd would: an
     /// unprivileged user, no_new_privs, the unit's capabilities as the only
     /// ambient and bounding set. The agent loads, and reports the three SYN
-    /// retransmits of a connect to a dropped port, attributed exactly.
+    /// retransmits of a connect to a dropped port, attributed exactly, with
+    /// the connecting process's rank and job: root's process, whose
+    /// /proc/PID/environ `nobody` may not read, so the kernel's copy.
     func testTheAgentWorksWithOnlyTheUnitsPrivileges() throws {
         let setpriv = try requireTool("setpriv", package: "util-linux")
         let lab = try NamespaceLab.make(for: self)
@@ -95,7 +97,13 @@ final class DeployTests: XCTestCase {
             testCase: self)
         try agent.waitFor("probe.started", timeout: 20) { $0.contains { $0.line.contains(#""event_type":"probe.started""#) } }
 
-        try agent.awaitSYNRetransmits(in: lab, port: port)
+        let connector = try agent.awaitSYNRetransmits(in: lab, port: port,
+                                                      environment: ["RANK=7", "TORCHELASTIC_RUN_ID=deploy"])
+        let own = agent.lines.map(\.line).filter { $0.contains(connector.marker) }
+        XCTAssertFalse(own.isEmpty)
+        for line in own {
+            XCTAssertTrue(line.contains(#""job":"run:deploy","rank":7"#), line)
+        }
         agent.process.terminate()
         agent.process.waitUntilExit()
         XCTAssertEqual(agent.process.terminationStatus, 0)

@@ -2,18 +2,21 @@
 // in memory (never committed), replayed on one core through decode → totals
 // → event line → graph → shipped rules → JSONL written to a file descriptor.
 //
-// usage: ark-probe-pipeline-bench [--events N] [--runs R] [--output FILE]
+// usage: ark-probe-pipeline-bench [--events N] [--runs R] [--output FILE] [--identities]
 //        ark-probe-pipeline-bench --events N --write-trace FILE
 // Prints one JSON line: best and median events/s over the runs. The default
 // output is /dev/null (write(2) calls, no disk). --write-trace writes the
 // trace as JSONL (a probe.started line and the event lines) for timing
-// `ark-probe replay`. Under callgrind, count only the replay:
+// `ark-probe replay`. --identities gives every process an identity first,
+// as a Kubernetes training node would (job, rank, pod, container, cgroup
+// path on every line). Under callgrind, count only the replay:
 //   valgrind --tool=callgrind --toggle-collect='*replayTrace*' ... --runs 1
 import Agent
 import CArkProbeRecords
 import ProbeEvents
 import RuleEngine
 import RuleLanguage
+import WorkloadIdentity
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,6 +26,7 @@ struct Arguments {
     var runs = 5
     var outputPath = "/dev/null"
     var tracePath: String?
+    var identities = false
 
     init(_ arguments: [String]) {
         var index = 1
@@ -37,6 +41,7 @@ struct Arguments {
             case "--runs": runs = max(1, Int(value()) ?? runs)
             case "--output": outputPath = value()
             case "--write-trace": tracePath = value()
+            case "--identities": identities = true
             default:
                 // The old form: a bare event count.
                 guard let count = Int(arguments[index]) else { fail("unknown argument \(arguments[index])") }
@@ -302,10 +307,34 @@ func replayTrace(_ records: UnsafeBufferPointer<ark_record>, through pipeline: P
     return bytes
 }
 
-func run(_ records: [ark_record], rules: RuleSet, outputPath: String) throws -> RunResult {
+/// Who each process is on a Kubernetes training node: 8 ranks per job,
+/// one pod and container per job.
+func identity(of pid: UInt32) -> WorkloadIdentity {
+    let job = pid / 8
+    let hex = String(job, radix: 16)
+    let word = String(repeating: "0", count: max(0, 8 - hex.count)) + hex
+    let container = String(repeating: word, count: 8)
+    let path = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod\(word)_5b7d_4c8e_9f01_23456789abcd.slice/"
+        + "cri-containerd-\(container).scope"
+    var identity = WorkloadIdentity(cgroupPath: path, cgroup: (try? CgroupWorkload(path: path)) ?? CgroupWorkload())
+    identity.launcher.runID = "job-\(job)"
+    identity.launcher.rank = pid % 8
+    identity.launcher.localRank = pid % 8
+    identity.launcher.worldSize = 8
+    return identity
+}
+
+func run(_ records: [ark_record], rules: RuleSet, outputPath: String, identities: Bool) throws -> RunResult {
     var options = Pipeline.Options()
     options.rules = rules
     let pipeline = Pipeline(options: options, clock: clock, dropReasonNames: dropReasonNames)
+    if identities {
+        for pid in Set(records.map(\.owner.tgid)) where pid != 0 {
+            pipeline.identify(pid, as: identity(of: pid), command: Command("python3"), cgroupID: 0,
+                              at: records.first?.ktime_ns ?? 0)
+        }
+        pipeline.output.removeAll()
+    }
     if outputPath != "/dev/null" { unlink(outputPath) }
     let output = try LineOutput(appendingTo: outputPath)
     let start = now()
@@ -372,7 +401,7 @@ guard !files.isEmpty else { fail("no rules/*.yaml here: run from the package roo
 let rules = try RuleEngine.load(files: files)
 var results: [RunResult] = []
 for _ in 0..<arguments.runs {
-    results.append(try run(records, rules: rules, outputPath: arguments.outputPath))
+    results.append(try run(records, rules: rules, outputPath: arguments.outputPath, identities: arguments.identities))
 }
 let times = results.map(\.seconds).sorted()
 let best = times[0]
