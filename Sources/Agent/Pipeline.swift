@@ -143,7 +143,7 @@ public final class Pipeline {
             }
             graph.apply(event, changes: &changes)
             flushChanges()
-            engine?.observe(event, identity: identity?.identity, alerts: &alerts)
+            engine?.observe(event, identity: identity, alerts: &alerts)
             flushAlerts()
             // Its lines (exit, edges removed, alerts) carried it; a new
             // process may take the pid.

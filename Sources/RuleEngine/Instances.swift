@@ -41,7 +41,7 @@ struct Instances {
             let figures = edge.figures(at: time)
             networkEdges.append(NetworkEdgeInstance(
                 process: process, figures: figures, peer: edge.latestPeer,
-                peerWaiters: peersByAddress[edge.latestPeer]?.waiters ?? 0, identity: graph.identities[pid]?.identity))
+                peerWaiters: peersByAddress[edge.latestPeer]?.waiters ?? 0, identity: graph.identities[pid]))
         }
         peers = peersByAddress.values.sorted { ($0.address.high, $0.address.low) < ($1.address.high, $1.address.low) }
         for cookie in graph.connections.keys.sorted() where needed.contains(.connection) {
@@ -52,7 +52,7 @@ struct Instances {
                 retransmits: counts.retransmits, timeouts: counts.timeouts, rate: counts.rate,
                 quietSeconds: Double(time &- node.lastEvidence) / 1e9,
                 windowSeconds: graph.configuration.windowSeconds, blockedForSeconds: node.blockedForSeconds(at: time),
-                blockedLastSecond: node.blockedLastSecond(at: time), identity: graph.identities[node.pid]?.identity))
+                blockedLastSecond: node.blockedLastSecond(at: time), identity: graph.identities[node.pid]))
         }
         if needed.contains(.job) { jobs = JobInstance.all(in: graph, at: time) }
         for entity in drops.keys.sorted(by: { $0.description < $1.description }) where needed.contains(.kernelDrops) {

@@ -46,7 +46,7 @@ public final class RuleEngine {
         var lifecycle = AlertLifecycle()
         var windows: [AggregateWindow]
         var lastEvent: ProbeEvent?
-        var lastIdentity: WorkloadIdentity?
+        var lastIdentity: IdentityCache.Entry?
         var lastSeen: UInt64
         /// What the last evaluation with a subject saw: a resolved line
         /// whose subject is gone reports these.
@@ -110,7 +110,7 @@ public final class RuleEngine {
     /// Folds an event into aggregates and drop counters, and evaluates the
     /// event-subject rules it concerns.
     /// `identity`: who the event's process is, for rules that read it.
-    public func observe(_ event: ProbeEvent, identity: WorkloadIdentity? = nil, alerts: inout [Alert]) {
+    public func observe(_ event: ProbeEvent, identity: IdentityCache.Entry? = nil, alerts: inout [Alert]) {
         let time = event.monotonicNanoseconds
         if event.kind == .drop, neededSubjects.contains(.kernelDrops),
            let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
@@ -143,7 +143,7 @@ public final class RuleEngine {
         }
     }
 
-    private func feed(_ event: ProbeEvent, identity: WorkloadIdentity?, toAggregatesOf index: Int, entity: AlertEntity) {
+    private func feed(_ event: ProbeEvent, identity: IdentityCache.Entry?, toAggregatesOf index: Int, entity: AlertEntity) {
         let specs = rules[index].rule.aggregates
         guard !specs.isEmpty else { return }
         for (slot, spec) in specs.enumerated() {

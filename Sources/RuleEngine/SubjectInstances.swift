@@ -62,7 +62,7 @@ struct NetworkEdgeInstance: SubjectInstance {
     let figures: EdgeFigures
     let peer: IPAddress
     let peerWaiters: Int
-    let identity: WorkloadIdentity?
+    let identity: IdentityCache.Entry?
 
     var entity: AlertEntity { .network(pid: process.pid) }
     var pid: UInt32 { process.pid }
@@ -124,7 +124,7 @@ struct ConnectionInstance: SubjectInstance {
     let windowSeconds: Double
     let blockedForSeconds: Double
     let blockedLastSecond: Double
-    let identity: WorkloadIdentity?
+    let identity: IdentityCache.Entry?
 
     var entity: AlertEntity { .connection(node.cookie) }
     var pid: UInt32 { node.pid }
@@ -152,10 +152,10 @@ struct ConnectionInstance: SubjectInstance {
     }
 }
 
-extension Optional where Wrapped == WorkloadIdentity {
+extension Optional where Wrapped == IdentityCache.Entry {
     /// An identity field as a rule reads it; missing when not known.
     func value(_ field: String) -> Value {
-        switch self?.field(field) {
+        switch self?.identity.field(field) {
         case .number(let number)?: .number(Double(number))
         case .string(let text)?: .string(text)
         case nil: .missing
@@ -190,7 +190,7 @@ struct EventInstance: SubjectInstance {
     let event: ProbeEvent
     let entity: AlertEntity
     let reasons: [UInt32: String]
-    let identity: WorkloadIdentity?
+    let identity: IdentityCache.Entry?
 
     var pid: UInt32 { event.owner.pid }
 

@@ -96,7 +96,7 @@ enum EventFields {
     ].merging(Subject.identityFields) { event, _ in event })
 
     /// The value of field `name` of `event`.
-    static func value(_ name: String, of event: ProbeEvent, reasons: [UInt32: String], identity: WorkloadIdentity?) -> Value {
+    static func value(_ name: String, of event: ProbeEvent, reasons: [UInt32: String], identity: IdentityCache.Entry?) -> Value {
         let owner = event.owner
         let connection = event.connection
         switch name {

@@ -22,12 +22,20 @@ import ProbeEvents
 /// an identity is read from /proc (or the kernel's copy) only once. Each
 /// is kept with its line fields, encoded once.
 public struct IdentityCache: Sendable {
-    public struct Entry: Sendable {
+    /// A class: the engine and the pipeline pass it per event, and a copy
+    /// of the identity itself (many strings) cost a memcpy each time.
+    public final class Entry: Sendable {
         public let identity: WorkloadIdentity
         /// The process's comm when it was told.
         public let command: Command
         /// `identity.encodedFields`, made when it was stored.
         public let fields: [UInt8]
+
+        init(identity: WorkloadIdentity, command: Command, fields: [UInt8]) {
+            self.identity = identity
+            self.command = command
+            self.fields = fields
+        }
     }
 
     public let capacity: Int
