@@ -2,6 +2,9 @@ import ProbeEvents
 import RuleEngine
 import StateGraph
 import TraceFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs recorded traces through the same `Pipeline` as a live run, by event
 /// time, as fast as the machine allows: same input, same output, byte for
@@ -20,6 +23,9 @@ public final class Replay {
         public var reorderToleranceNanoseconds: UInt64 = 1_000_000_000
         /// Keep every alert in `alerts` (for rule tests).
         public var keepsAlerts = false
+        /// Called every `progressEntries` lines, on the replaying thread.
+        public var progress: (@Sendable (ReplayProgress) -> Void)?
+        public var progressEntries = 16_384
 
         public init() {}
     }
@@ -63,6 +69,9 @@ public final class Replay {
     /// Replays `paths` in order as one stream, handing output to `write`
     /// after every batch of lines.
     public func run(_ paths: [String], write: (inout JSONLineWriter) throws(LineOutput.Failure) -> Void) throws(ReplayError) {
+        let totalBytes = options.progress == nil ? 0 : paths.reduce(UInt64(0)) { $0 + Self.size(of: $1) }
+        var bytesBefore: UInt64 = 0
+        var entries = 0
         for path in paths {
             let reader: TraceReader
             do {
@@ -75,16 +84,23 @@ public final class Replay {
                 let entry: TraceEntry?
                 do { entry = try reader.next() } catch { throw .trace(error) }
                 guard let entry else { break }
+
                 if case .event(let event, _) = entry, event.kind == .drop,
                    let name = reader.dropReasonNames[event.dropReason] {
                     pipeline(clock: WallClock(offsetNanoseconds: 0)).learnDropReason(event.dropReason, name: name)
                 }
                 handle(entry)
+                entries += 1
+                if let progress = options.progress, entries % max(1, options.progressEntries) == 0 {
+                    progress(ReplayProgress(events: summary.events, bytesRead: bytesBefore + reader.bytesRead,
+                                            totalBytes: totalBytes))
+                }
                 if let pipeline, pipeline.output.count >= 64 * 1024 {
                     do { try write(&pipeline.output) } catch { throw .output(error) }
                     pipeline.output.removeAll()
                 }
             }
+            bytesBefore += reader.bytesRead
             summary.skippedLines += reader.skippedLines
             summary.reorderedEvents += reader.reorderedEvents
             summary.errors += reader.errors.prefix(100 - min(100, summary.errors.count))
@@ -124,6 +140,11 @@ public final class Replay {
         }
     }
 
+    private static func size(of path: String) -> UInt64 {
+        var status = stat()
+        return stat(path, &status) == 0 ? UInt64(max(0, status.st_size)) : 0
+    }
+
     /// The pipeline, made on first use with the trace's clock (or the
     /// given one when the trace has no probe.started line).
     private func pipeline(clock: WallClock) -> Pipeline {
@@ -151,5 +172,52 @@ public enum ReplayError: Error, CustomStringConvertible {
         case .trace(let error): error.description
         case .output(let error): error.description
         }
+    }
+}
+
+/// How far a replay has come: events so far, and bytes read of all its traces.
+public struct ReplayProgress: Sendable, Equatable {
+    public let events: Int
+    public let bytesRead: UInt64
+    public let totalBytes: UInt64
+
+    public init(events: Int, bytesRead: UInt64, totalBytes: UInt64) {
+        self.events = events
+        self.bytesRead = bytesRead
+        self.totalBytes = totalBytes
+    }
+
+    /// One line for a terminal, after `seconds` of replay: "1,234,567
+    /// events, 512,300 events/s, 34 % of 1.2 GB, about 12 s left".
+    public func text(afterSeconds seconds: Double) -> String {
+        let rate = seconds > 0 ? Double(events) / seconds : 0
+        var text = "\(Self.grouped(events)) events, \(Self.grouped(Int(rate))) events/s"
+        guard totalBytes > 0 else { return text }
+        let share = min(1, Double(bytesRead) / Double(totalBytes))
+        text += ", \(Int(share * 100)) % of \(Self.size(totalBytes))"
+        if share > 0, seconds > 0 {
+            let left = seconds / share - seconds
+            text += ", about " + (left < 90 ? "\(Int(left.rounded())) s" : "\(Int((left / 60).rounded())) min") + " left"
+        }
+        return text
+    }
+
+    static func grouped(_ value: Int) -> String {
+        let digits = Array(String(value))
+        var text = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { text.append(",") }
+            text.append(digit)
+        }
+        return text
+    }
+
+    static func size(_ bytes: UInt64) -> String {
+        let units = [(1 << 30, "GB"), (1 << 20, "MB"), (1 << 10, "KB")] as [(UInt64, String)]
+        for (scale, unit) in units where bytes >= scale {
+            let value = Double(bytes) / Double(scale)
+            return (value < 10 ? "\((value * 10).rounded() / 10)" : "\(Int(value.rounded()))") + " " + unit
+        }
+        return "\(bytes) B"
     }
 }

@@ -95,11 +95,15 @@ struct ReplayCommand: Subcommand {
             printError("ark-probe replay: \(error)")
             return 1
         }
+        let progress = TerminalProgress.onTerminal(label: "ark-probe replay")
+        options.progress = progress?.callback
         let replay = Replay(options: options, dropReasonNames: KernelDropReasons.names())
+        defer { progress?.finish() }
         do {
             try replay.run(traces) { (line: inout JSONLineWriter) throws(LineOutput.Failure) in
                 try line.withBytes { bytes throws(LineOutput.Failure) in try output.write(bytes) }
             }
+            progress?.finish()
         } catch {
             if case .output(.closed) = error { return 0 }
             printError("ark-probe replay: \(error)")

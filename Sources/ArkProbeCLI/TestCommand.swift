@@ -80,7 +80,10 @@ struct TestCommand: Subcommand {
                 invalidFiles.append((path, error.errors))
                 continue
             }
-            for result in TestRunner.run(loaded, selecting: pattern) {
+            let progress = TerminalProgress.onTerminal(label: "ark-probe test: \(path)")
+            let fileResults = TestRunner.run(loaded, selecting: pattern, progress: progress?.callback)
+            progress?.finish()
+            for result in fileResults {
                 printOutput(FailureReport.text(for: result))
                 results.append(result)
             }

@@ -15,9 +15,10 @@ enum InputReplay {
     /// rules are evaluated 0.1 s, 0.2 s, ... after the test start.
     static let inlineStart: UInt64 = 1_000_000_000_000
 
-    static func alerts(of test: RuleTest, in file: LoadedTestFile) throws(ReplayError) -> [ObservedAlert] {
+    static func alerts(of test: RuleTest, in file: LoadedTestFile,
+                       progress: (@Sendable (ReplayProgress) -> Void)? = nil) throws(ReplayError) -> [ObservedAlert] {
         switch test.input {
-        case .trace(let trace): try alerts(ofTrace: trace.path, rules: file.rules, until: test.until)
+        case .trace(let trace): try alerts(ofTrace: trace.path, rules: file.rules, until: test.until, progress: progress)
         case .events(let events):
             alerts(of: events, rules: file.rules, until: test.until, dropReasonNames: file.file.dropReasonNames)
         }
@@ -32,7 +33,8 @@ enum InputReplay {
         return options
     }
 
-    private static func alerts(ofTrace path: String, rules: RuleSet, until: UInt64?) throws(ReplayError) -> [ObservedAlert] {
+    private static func alerts(ofTrace path: String, rules: RuleSet, until: UInt64?,
+                               progress: (@Sendable (ReplayProgress) -> Void)?) throws(ReplayError) -> [ObservedAlert] {
         let span: TraceSpan
         do { span = try TraceSpan(path: path) } catch { throw .trace(error) }
         // Without events there are no ticks, so no alerts.
@@ -40,6 +42,7 @@ enum InputReplay {
         var options = Replay.Options()
         options.pipeline = pipelineOptions(rules)
         options.keepsAlerts = true
+        options.progress = progress
         if let until, start + until > span.end { options.drainNanoseconds = start + until - span.end }
         let replay = Replay(options: options)
         try replay.run([path]) { (_: inout JSONLineWriter) throws(LineOutput.Failure) in }

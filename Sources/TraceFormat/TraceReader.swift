@@ -58,6 +58,10 @@ public final class TraceReader {
         decoder.reorderTolerance = reorderToleranceNanoseconds
     }
 
+    /// Bytes of the file read so far (a little ahead of the entries handed
+    /// out: the reader buffers), for progress reports.
+    public var bytesRead: UInt64 { UInt64(max(0, lseek(descriptor, 0, SEEK_CUR))) }
+
     /// Events read although earlier than the latest before them.
     public var reorderedEvents: Int { decoder.reorderedEvents }
 

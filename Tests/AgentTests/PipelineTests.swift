@@ -432,3 +432,35 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(String(decoding: replayed, as: UTF8.self), lines.joined(separator: "\n") + "\n")
     }
 }
+
+final class ReplayProgressTests: XCTestCase {
+    func testTheTerminalLine() {
+        let progress = ReplayProgress(events: 1_234_567, bytesRead: 400 << 20, totalBytes: 1200 << 20)
+        XCTAssertEqual(progress.text(afterSeconds: 2), "1,234,567 events, 617,283 events/s, 33 % of 1.2 GB, about 4 s left")
+        XCTAssertEqual(ReplayProgress(events: 999, bytesRead: 1 << 30, totalBytes: 300 << 30).text(afterSeconds: 10),
+                       "999 events, 99 events/s, 0 % of 300 GB, about 50 min left")
+        XCTAssertEqual(ReplayProgress(events: 5, bytesRead: 0, totalBytes: 0).text(afterSeconds: 0), "5 events, 0 events/s")
+        XCTAssertEqual(ReplayProgress.size(2048), "2.0 KB")
+        XCTAssertEqual(ReplayProgress.size(15 << 20), "15 MB")
+        XCTAssertEqual(ReplayProgress.size(100), "100 B")
+    }
+
+    /// Reported as the replay goes, never past the whole.
+    func testAReplayReportsItsProgress() throws {
+        let path = NSTemporaryDirectory() + "replay-progress-\(getpid()).jsonl"
+        defer { unlink(path) }
+        var text = #"{"ts":0,"event_type":"probe.started","entity_id":"probe-x","pid":1,"value":"tp_btf","clock_offset_ns":0}"# + "\n"
+        for step in 1...5000 {
+            text += #"{"ts":\#(step),"event_type":"transport.drop","entity_id":"network-pid-7","pid":7,"value":"1","ktime_ns":\#(step * 1_000_000)}"# + "\n"
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        final class Reports: @unchecked Sendable { var all: [ReplayProgress] = [] }
+        let reports = Reports()
+        var options = Replay.Options()
+        options.progressEntries = 1000
+        options.progress = { reports.all.append($0) }
+        try Replay(options: options).run([path]) { _ in }
+        XCTAssertEqual(reports.all.map(\.events), [999, 1999, 2999, 3999, 4999], "every 1,000 lines (the first is probe.started)")
+        XCTAssertTrue(reports.all.allSatisfy { $0.totalBytes == UInt64(text.utf8.count) && $0.bytesRead <= $0.totalBytes })
+    }
+}

@@ -52,6 +52,30 @@ final class ReplayCLITests: XCTestCase {
                        "workload-stalled, workload-degraded and connection-stalled, each firing and resolved")
     }
 
+    /// A long replay shows its progress on a terminal (events, rate, share
+    /// of the bytes, time left) and says nothing of it to a pipe.
+    func testProgressOnATerminalOnly() throws {
+        let script = try XCTUnwrap(NamespaceLab.findTool("script"), "script(1) (Debian package bsdutils)")
+        var lines = [#"{"ts":1710000000000,"event_type":"probe.started","entity_id":"probe-lab","pid":1,"value":"tp_btf","clock_offset_ns":1709999990000000000}"#]
+        // Enough lines that the replay runs past a second (the debug build).
+        for step in 0..<120_000 {
+            let ktime = 10_000_000_000 + step * 1_000_000
+            lines.append(#"{"ts":\#((1_709_999_990_000_000_000 + ktime) / 1_000_000),"event_type":"transport.drop","entity_id":"network-pid-1024","pid":1024,"value":"1","cause":"fast","saddr":"10.0.0.1","sport":40000,"daddr":"10.0.0.2","dport":29500,"family":"ipv4","socket_cookie":11,"ktime_ns":\#(ktime)}"#)
+        }
+        let trace = try write(lines.joined(separator: "\n") + "\n", name: "long")
+        let command = [try binary(), "replay", "--no-events", "--no-graph", "--no-rules", trace]
+        let piped = try NamespaceLab.run(command)
+        XCTAssertFalse(piped.stderr.contains("events/s"), piped.stderr)
+        XCTAssertFalse(piped.stderr.contains("\u{1B}"), piped.stderr)
+        XCTAssertTrue(piped.stderr.contains("ark-probe replay: 120000 events"), piped.stderr)
+        // script(1) gives the command a terminal and copies what it shows.
+        let terminal = try NamespaceLab.run([script, "-q", "-e", "-c", command.joined(separator: " "), "/dev/null"])
+        XCTAssertTrue(terminal.stdout.contains("\r\u{1B}[Kark-probe replay: "), terminal.stdout)
+        XCTAssertTrue(terminal.stdout.contains(" events/s, "), terminal.stdout)
+        XCTAssertTrue(terminal.stdout.contains(" % of "), terminal.stdout)
+        XCTAssertTrue(terminal.stdout.contains(" left"), terminal.stdout)
+    }
+
     func testABadLineStopsTheReplayWithItsLocationUnlessSkipped() throws {
         var text = stallTrace()
         text = text.replacingOccurrences(of: #""pid":1024,"value":"1","tid":1024"#, with: #""pid":"1024","value":"1","tid":1024"#, options: [], range: text.range(of: #""pid":1024,"value":"1","tid":1024"#))
