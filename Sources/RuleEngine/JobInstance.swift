@@ -91,12 +91,8 @@ struct JobInstance: SubjectInstance {
 
     /// Every job with a process on this node, in the order of their keys.
     static func all(in graph: StateGraph, at time: UInt64) -> [JobInstance] {
-        var members: [String: [(pid: UInt32, identity: WorkloadIdentity, command: Command)]] = [:]
-        for (pid, entry) in graph.identities.entries {
-            guard let job = entry.identity.job else { continue }
-            members[job.description, default: []].append((pid, entry.identity, entry.command))
-        }
-        guard !members.isEmpty else { return [] }
+        let jobs = graph.processesByJob()
+        guard !jobs.isEmpty else { return [] }
         // Each member's worst connection, found in one pass.
         var worst: [UInt32: (blocked: Double, cookie: UInt64)] = [:]
         for (cookie, node) in graph.connections where graph.identities[node.pid]?.identity.job != nil {
@@ -107,12 +103,16 @@ struct JobInstance: SubjectInstance {
             }
             worst[node.pid] = (blocked, cookie)
         }
-        return members.keys.sorted().map { job in
+        return jobs.map { job in
+            // In rank order, then by pid: a rank's first process stands for it.
             var ranks: [Rank] = []
             var byRank: [UInt32: Int] = [:]
-            for member in members[job]!.sorted(by: { $0.pid < $1.pid }) {
-                var rank = Rank(rank: member.identity.launcher.rank, pid: member.pid, command: member.command)
-                if var edge = graph.processes[member.pid]?.network {
+            var worldSize: UInt32?
+            for pid in job.pids {
+                let entry = graph.identities[pid]!
+                worldSize = worldSize ?? entry.identity.launcher.worldSize
+                var rank = Rank(rank: entry.identity.launcher.rank, pid: pid, command: entry.command)
+                if var edge = graph.processes[pid]?.network {
                     let figures = edge.figures(at: time)
                     rank.blockedLastSecond = figures.blockedLastSecond
                     rank.blockedForSeconds = figures.blockedForSeconds
@@ -126,7 +126,6 @@ struct JobInstance: SubjectInstance {
                 if let number = rank.rank { byRank[number] = ranks.count }
                 ranks.append(rank)
             }
-            ranks.sort { ($0.rank ?? .max, $0.pid) < ($1.rank ?? .max, $1.pid) }
             // Blocked now first, then over the window: a stall that just
             // ended still has its culprit (the resolved line names it).
             let worstRank = ranks.filter { $0.blockedSeconds > 0 || $0.blockedForSeconds > 0 }.max {
@@ -141,8 +140,7 @@ struct JobInstance: SubjectInstance {
                                   timeouts: counts?.timeouts ?? 0,
                                   peer: connection?.connection.remoteAddress ?? graph.processes[worstRank.pid]?.network?.latestPeer)
             }
-            return JobInstance(job: job, worldSize: members[job]!.lazy.compactMap(\.identity.launcher.worldSize).first,
-                               ranks: ranks, culprit: culprit, windowSeconds: graph.configuration.windowSeconds)
+            return JobInstance(job: job.key, worldSize: worldSize, ranks: ranks, culprit: culprit, windowSeconds: graph.configuration.windowSeconds)
         }
     }
 }

@@ -649,7 +649,11 @@ extension XCTestCase {
     /// Creates the test's cgroups under `<mount>/arkp-<pid>` and removes
     /// them at teardown (after the lab has killed their processes).
     func makeCgroups(_ paths: [String]) throws -> (root: String, prefix: String) {
-        guard let mount = XCTestCase.cgroup2Mount() else { throw XCTSkip("no cgroup v2 hierarchy is mounted") }
+        guard let mount = XCTestCase.cgroup2Mount() else {
+            let message = "no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)"
+            if ProcessInfo.processInfo.environment["ARK_PROBE_REQUIRE_KERNEL_TESTS"] == "1" { throw LabError(message) }
+            throw XCTSkip(message)
+        }
         let prefix = "/arkp-\(getpid())"
         for path in paths {
             try FileManager.default.createDirectory(atPath: mount + prefix + path, withIntermediateDirectories: true)
