@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "RuleTestingTests", dependencies: ["RuleTesting"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["ark-probe", "ark-lab-traffic"]
+            dependencies: ["ark-probe", "ark-lab-traffic", "KernelProbe", "CArkProbeRecords"]
         ),
         // Fuzzing the parsers (Tests/Fuzz/README.md): one harness, three libFuzzer
         // executables (scripts/fuzz builds them with -DFUZZING), and the corpus replayed as a test.

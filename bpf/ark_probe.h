@@ -137,6 +137,28 @@ struct ark_process_environment {
 
 #define ARK_PROCESS_ENVIRONMENT_HEADER_SIZE 1600
 
+/* When the programs wake the reader. A wake-up (an irq_work: an interrupt,
+ * on a VM an exit to the hypervisor) costs several microseconds in the hook,
+ * more than the rest of it, and the kernel's default wakes the reader for
+ * nearly every record while it keeps up. Instead the reader promises to read
+ * the ring at least every ARK_READER_POLL_MAX_NS until reads_until_ns
+ * (CLOCK_MONOTONIC, as bpf_ktime_get_ns) and extends that after each batch
+ * it reads by ARK_READER_LINGER_NS; a record submitted inside that window
+ * does not wake it. A record outside it (the reader asleep: the first
+ * record after a quiet spell) wakes it at once and opens a short window
+ * (ARK_WAKEUP_GRACE_NS) so that the rest of a burst does not. The margin
+ * covers a record stamped just before the window ends and committed after
+ * the reader's last read. The reader maps this value (one page). */
+struct ark_reader_schedule {
+	__u64 reads_until_ns;
+};
+
+#define ARK_READER_POLL_MIN_NS 500000ULL
+#define ARK_READER_POLL_MAX_NS 4000000ULL
+#define ARK_READER_LINGER_NS 20000000ULL
+#define ARK_WAKEUP_GRACE_NS 5000000ULL
+#define ARK_WAKEUP_MARGIN_NS 200000ULL
+
 /* What user space tells the programs before load (their .rodata). */
 struct ark_probe_config {
 	__u8 socket_cookie_helper;    /* bpf_get_socket_cookie() allowed in tracing (5.12+) */

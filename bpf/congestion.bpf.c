@@ -26,7 +26,7 @@ int BPF_PROG(cong_state_change, struct sock *sk, __u8 new_state)
 	record->backoff = BPF_CORE_READ(icsk, icsk_backoff);
 	fill_timing(record, sk);
 	fill_recorded_owner(record, sk);
-	bpf_ringbuf_submit(record, 0);
+	submit_record(record);
 	return 0;
 }
 

@@ -91,7 +91,7 @@ static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason,
 		record->flow = flow;
 		record->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 	}
-	bpf_ringbuf_submit(record, 0);
+	submit_record(record);
 	return 0;
 }
 

@@ -8,6 +8,7 @@ struct listener_owners_map listener_owners SEC(".maps");
 struct send_claims_map send_claims SEC(".maps");
 struct socket_owner_processes_map socket_owner_processes SEC(".maps");
 struct process_environment_buffers_map process_environment_buffers SEC(".maps");
+struct ring_reader_map ring_reader SEC(".maps");
 struct ring_reservation_failures_map ring_reservation_failures SEC(".maps");
 
 const volatile struct ark_probe_config probe_config = {};

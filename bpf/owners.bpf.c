@@ -91,7 +91,7 @@ static __always_inline void send_process_environment(__u64 pid_tgid)
 	record->head_length = head;
 	record->tail_length = tail;
 	size = ARK_PROCESS_ENVIRONMENT_HEADER_SIZE + (tail ? ARK_ENVIRONMENT_BYTES : head & (ARK_ENVIRONMENT_BYTES - 1));
-	if (bpf_ringbuf_output(&ark_records, record, size, 0) != 0)
+	if (bpf_ringbuf_output(&ark_records, record, size, ring_wakeup_flags(record->ktime_ns)) != 0)
 		count_ring_reservation_failure();
 }
 
@@ -340,7 +340,7 @@ int BPF_PROG(socket_owner_exit, struct task_struct *task)
 	BPF_CORE_READ_STR_INTO(&record->owner.comm, task, comm);
 	record->owner.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	record->drop_reason = BPF_CORE_READ(task, exit_code);
-	bpf_ringbuf_submit(record, 0);
+	submit_record(record);
 	return 0;
 }
 

@@ -87,6 +87,17 @@ struct process_environment_buffers_map {
 };
 extern struct process_environment_buffers_map process_environment_buffers SEC(".maps");
 
+/* The reader's schedule (ark_probe.h), mapped by user space (and shared
+ * with the live benchmark's source). */
+struct ring_reader_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ark_reader_schedule);
+};
+extern struct ring_reader_map ring_reader SEC(".maps");
+
 /* Records that found the ring buffer full, per CPU. */
 struct ring_reservation_failures_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -119,6 +130,27 @@ static __always_inline struct ark_record *reserve_record(__u32 kind)
 	record->kind = kind;
 	record->ktime_ns = bpf_ktime_get_ns();
 	return record;
+}
+
+/* How a record is submitted: without a wake-up while the reader is inside
+ * the window it promised to read in, else with one (ark_probe.h). Races
+ * between CPUs only add wake-ups. */
+static __always_inline __u64 ring_wakeup_flags(__u64 now)
+{
+	__u32 zero = 0;
+	struct ark_reader_schedule *reader = bpf_map_lookup_elem(&ring_reader, &zero);
+
+	if (!reader)
+		return 0;
+	if (now + ARK_WAKEUP_MARGIN_NS < reader->reads_until_ns)
+		return BPF_RB_NO_WAKEUP;
+	reader->reads_until_ns = now + ARK_WAKEUP_GRACE_NS;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
+static __always_inline void submit_record(struct ark_record *record)
+{
+	bpf_ringbuf_submit(record, ring_wakeup_flags(record->ktime_ns));
 }
 
 /* The 5-tuple, state, netns and cgroup of a socket; safe in any context. */

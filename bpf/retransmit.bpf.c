@@ -61,7 +61,7 @@ static __always_inline int submit_btf_retransmit(struct sock *sk, struct sk_buff
 		return 0;
 	record->socket_cookie = trusted_socket_cookie(sk);
 	fill_recorded_owner(record, sk);
-	bpf_ringbuf_submit(record, 0);
+	submit_record(record);
 	return 0;
 }
 
@@ -83,7 +83,7 @@ static __always_inline void submit_untrusted_retransmit(struct ark_record *recor
 {
 	record->socket_cookie = socket_cookie_made(sk);
 	fill_recorded_owner(record, sk);
-	bpf_ringbuf_submit(record, 0);
+	submit_record(record);
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")
@@ -124,7 +124,7 @@ int BPF_PROG(retransmit_synack, struct sock *sk)
 	record->segments = 1;
 	record->cause = ARK_CAUSE_SYNACK;
 	fill_recorded_owner(record, sk);
-	bpf_ringbuf_submit(record, 0);
+	submit_record(record);
 	return 0;
 }
 

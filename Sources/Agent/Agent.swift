@@ -152,19 +152,18 @@ public final class Agent {
             try flush()
             CodeResidency.releaseStartupMemory()
             var ready = [epoll_event](repeating: epoll_event(), count: 4)
+            var wait = EpollWait()
+            var pacing = RingPacing()
+            var nextRingRead: UInt64?
             while stop == nil {
                 let now = WallClock.monotonicNow()
                 if let deadline, now >= deadline { stop = .durationElapsed; break }
-                var timeout = configuration.lossCheckIntervalMilliseconds
-                if let deadline { timeout = min(timeout, Int32((deadline - now) / 1_000_000) + 1) }
-                if pipeline.nextTick != 0 {
-                    let due = pipeline.nextTick + tickGrace
-                    timeout = min(timeout, due > now ? Int32((due - now) / 1_000_000) + 1 : 0)
-                }
-                if let due = metricsServer?.nextDeadline {
-                    timeout = min(timeout, due > now ? Int32(min((due - now) / 1_000_000 + 1, 60_000)) : 0)
-                }
-                let count = epoll_wait(epoll, &ready, Int32(ready.count), timeout)
+                var due = now + UInt64(configuration.lossCheckIntervalMilliseconds) * 1_000_000
+                if let deadline { due = min(due, deadline) }
+                if pipeline.nextTick != 0 { due = min(due, pipeline.nextTick + tickGrace) }
+                if let metricsDue = metricsServer?.nextDeadline { due = min(due, metricsDue) }
+                if let nextRingRead { due = min(due, nextRingRead) }
+                let count = wait(epoll, &ready, timeout: due > now ? due - now : 0)
                 if count < 0 && errno != EINTR { throw .system(call: "epoll_wait", errno: errno) }
                 let events = ready.prefix(Int(max(count, 0)))
                 if watchesOutput, events.contains(where: {
@@ -176,7 +175,12 @@ public final class Agent {
                 if events.contains(where: { $0.data.fd == signals.descriptor }), let signal = signals.pending() {
                     stop = .signal(signal)
                 }
-                try drainRing()
+                let readStart = WallClock.monotonicNow()
+                let samples = try drainRing()
+                let window = probe.readsUntil
+                let paced = pacing.afterRead(samples: samples, startedAt: readStart, readsUntil: window)
+                if paced.readsUntil != window { probe.readsUntil = paced.readsUntil }
+                nextRingRead = paced.nextRead
                 pipeline.tick(through: WallClock.monotonicNow() - tickGrace)
                 if WallClock.monotonicNow() >= nextLossCheck || stop != nil {
                     try reportLoss()
@@ -201,7 +205,7 @@ public final class Agent {
                 }
             }
             // Nothing read after the stop is left behind in the ring.
-            try drainRing()
+            _ = try drainRing()
             let end = WallClock.monotonicNow()
             pipeline.tick(through: end)
             try reportLoss()
@@ -220,9 +224,11 @@ public final class Agent {
             malformedRecords: probe.malformedRecords)
     }
 
-    private func drainRing() throws(AgentError) {
+    /// Reads what waits in the ring; returns how many samples there were.
+    private func drainRing() throws(AgentError) -> Int {
+        let samples: Int
         do {
-            try probe.consume({ [unowned self] record in self.handle(record) },
+            samples = try probe.consume({ [unowned self] record in self.handle(record) },
                               environment: { [unowned self] sample in self.handle(environment: sample) })
         } catch {
             throw .probe(error)
@@ -231,6 +237,7 @@ public final class Agent {
             outputFailure = nil
             throw failure
         }
+        return samples
     }
 
     private func handle(_ record: UnsafePointer<ark_record>) {

@@ -53,6 +53,7 @@ public final class Probe {
     private let links: [BPFLink]
     private let ring: RingBuffer
     private let reservationFailures: BPFMap
+    private let readerSchedule: ReaderSchedule
     private let cpuCount: Int
 
     /// Loads every feature this kernel has and accepts. A program the
@@ -84,6 +85,7 @@ public final class Probe {
         self.links = links
         ring = try RingBuffer(map: object.map(named: "ark_records"), bytes: options.ringBufferBytes)
         reservationFailures = try object.map(named: "ring_reservation_failures")
+        readerSchedule = try ReaderSchedule(map: object.map(named: "ring_reader"))
         cpuCount = Int(libbpf_num_possible_cpus())
         dropReasonNames = btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
         report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses,
@@ -160,6 +162,15 @@ public final class Probe {
     public func consume(_ body: @escaping (UnsafePointer<ark_record>) -> Void,
                         environment: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) throws(ProbeError) -> Int {
         try ring.consume(body, environment: environment)
+    }
+
+    /// Until when (CLOCK_MONOTONIC ns) the caller reads the ring at least
+    /// every `ARK_READER_POLL_MAX_NS` without being woken (bpf/ark_probe.h):
+    /// records submitted before then do not wake it. The programs set it
+    /// too, when they wake a reader whose window had passed.
+    public var readsUntil: UInt64 {
+        get { readerSchedule.readsUntil }
+        set { readerSchedule.readsUntil = newValue }
     }
 
     /// Records the kernel could not queue because the ring buffer was full,

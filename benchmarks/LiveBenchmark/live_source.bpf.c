@@ -4,14 +4,16 @@
  * every getppid() of one process, a transport retransmit record of the
  * probe's own shape, fake 5-tuple, stamped with bpf_ktime_get_ns() by
  * reserve_record(), into the running agent's ring buffer. User space
- * points both maps below at the agent's maps (bpf_map__reuse_fd), so the
- * records take the agent's real path: decode, graph, rules, JSONL, and
+ * points the maps below at the agent's maps (bpf_map__reuse_fd), so the
+ * records take the agent's real path: decode, graph, rules, JSONL; they wake
+ * the agent by the probe's own policy, sharing its reader schedule; and
  * a full ring counts in the agent's own lost-record counter.
  */
 #include "probe.bpf.h"
 
 struct ark_records_map ark_records SEC(".maps");
 struct ring_reservation_failures_map ring_reservation_failures SEC(".maps");
+struct ring_reader_map ring_reader SEC(".maps");
 
 /* Set before load (the only .rodata variable): the driving process and
  * the syscall it issues. */
@@ -51,7 +53,7 @@ int BPF_PROG(bench_source, void *regs, long id)
 	record->cause = ARK_CAUSE_FAST;
 	record->ca_state = TCP_CA_Recovery;
 	fill_current_owner(&record->owner, ARK_OWNER_SOCKET);
-	bpf_ringbuf_submit(record, 0);
+	submit_record(record);
 	return 0;
 }
 

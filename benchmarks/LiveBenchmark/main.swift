@@ -69,6 +69,7 @@ func directoryEntries(_ path: String) -> [String] {
 struct AgentMaps {
     var ring: Int32 = -1
     var reservationFailures: Int32 = -1
+    var reader: Int32 = -1
 
     init(agent pid: Int32) {
         for descriptor in directoryEntries("/proc/\(pid)/fdinfo") {
@@ -88,6 +89,8 @@ struct AgentMaps {
                 ring = mapDescriptor
             } else if "ring_reservation_failures".hasPrefix(name) && name.count >= 10 && reservationFailures < 0 {
                 reservationFailures = mapDescriptor
+            } else if name == "ring_reader" && reader < 0 {
+                reader = mapDescriptor
             } else {
                 close(mapDescriptor)
             }
@@ -127,7 +130,9 @@ final class EventSource {
         let initial = UnsafeMutableRawPointer(mutating: value)
         initial.storeBytes(of: sourceProcess, as: UInt32.self)
         initial.storeBytes(of: syscall, toByteOffset: 4, as: UInt32.self)
-        for (name, descriptor) in [("ark_records", maps.ring), ("ring_reservation_failures", maps.reservationFailures)] {
+        for (name, descriptor) in [
+            ("ark_records", maps.ring), ("ring_reservation_failures", maps.reservationFailures), ("ring_reader", maps.reader),
+        ] {
             guard let map = bpf_object__find_map_by_name(object, name), bpf_map__reuse_fd(map, descriptor) == 0 else {
                 fail("cannot point the event source's \(name) at the agent's")
             }
@@ -166,7 +171,7 @@ func drive(_ arguments: [String: String], flags: Set<String>) {
     var maps: AgentMaps?
     if let agent {
         let found = AgentMaps(agent: agent)
-        guard found.ring >= 0, found.reservationFailures >= 0 else {
+        guard found.ring >= 0, found.reservationFailures >= 0, found.reader >= 0 else {
             fail("process \(agent) holds no ark_records ring buffer: is it `ark-probe run`?")
         }
         maps = found
