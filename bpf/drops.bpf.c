@@ -8,10 +8,10 @@
 /* Fills the flow from the packet headers; returns false if not TCP. */
 static __always_inline bool fill_packet_flow(struct ark_flow *flow, struct sk_buff *skb)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 network = BPF_CORE_READ(skb, network_header);
-	__u16 transport = BPF_CORE_READ(skb, transport_header);
-	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	unsigned char *head = skb->head;
+	__u16 network = skb->network_header;
+	__u16 transport = skb->transport_header;
+	__u16 protocol = bpf_ntohs(skb->protocol);
 	struct tcphdr tcp;
 
 	if (protocol == ETH_P_IP) {
@@ -50,7 +50,7 @@ static __always_inline bool fill_packet_flow(struct ark_flow *flow, struct sk_bu
 
 /* The socket a dropped packet belongs to is known either as skb->sk
  * (sent packets) or, on kernels >= 6.12, as the rx_sk argument (received
- * packets after socket lookup). Both are read with probe reads. */
+ * packets after socket lookup). Both are pointers the verifier knows. */
 static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason, struct sock *rx_sk)
 {
 	struct ark_record *record;
@@ -64,9 +64,9 @@ static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason,
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
 		return 0;
-	sk = rx_sk ? rx_sk : BPF_CORE_READ(skb, sk);
+	sk = rx_sk ? rx_sk : skb->sk;
 	if (sk) {
-		if (!is_tcp_socket(sk))
+		if (!is_tcp_socket_btf(sk))
 			return 0;
 	} else if (!fill_packet_flow(&flow, skb)) {
 		return 0;
@@ -79,8 +79,8 @@ static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason,
 		/* Not the task on the CPU: drops happen in softirq. */
 		struct ark_owner *owner = claimed_owner(sk);
 
-		fill_socket(record, sk);
-		record->socket_cookie = socket_cookie_made(sk);
+		fill_socket(record, sk, true);
+		record->socket_cookie = socket_cookie_made(sk, true);
 		if (owner) {
 			record->owner = *owner;
 			record->owner.settled_claims = 0;
@@ -89,7 +89,7 @@ static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason,
 		/* Not yet delivered to a socket: the packet's own addresses,
 		 * in the netns of the device it was on. */
 		record->flow = flow;
-		record->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+		record->netns = skb->dev->nd_net.net->ns.inum;
 	}
 	submit_record(record);
 	return 0;

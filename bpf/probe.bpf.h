@@ -153,17 +153,27 @@ static __always_inline void submit_record(struct ark_record *record)
 	bpf_ringbuf_submit(record, ring_wakeup_flags(record->ktime_ns));
 }
 
-/* The 5-tuple, state, netns and cgroup of a socket; safe in any context. */
-static __always_inline void fill_socket(struct ark_record *record, struct sock *sk)
+/* A field of a kernel object, read the cheapest way the hook allows. A
+ * tp_btf argument, and what is reached from it, is a pointer the verifier
+ * knows: a plain load (a fault reads 0). Any other pointer (classic
+ * tracepoint, kprobe) needs bpf_probe_read_kernel(), a helper call per
+ * field. Callers pass a constant, so only one of the two is compiled. */
+#define READ_KERNEL(trusted, src, a, ...) \
+	((trusted) ? ___arrow(src, a, ##__VA_ARGS__) : BPF_CORE_READ(src, a, ##__VA_ARGS__))
+
+/* The 5-tuple, state, netns and cgroup of a socket. */
+static __always_inline void fill_socket(struct ark_record *record, struct sock *sk, bool trusted)
 {
 	struct ark_flow *flow = &record->flow;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = READ_KERNEL(trusted, sk, __sk_common.skc_family);
 
 	flow->family = family;
-	flow->tcp_state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	flow->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	flow->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	flow->tcp_state = READ_KERNEL(trusted, sk, __sk_common.skc_state);
+	flow->sport = READ_KERNEL(trusted, sk, __sk_common.skc_num);
+	flow->dport = bpf_ntohs(READ_KERNEL(trusted, sk, __sk_common.skc_dport));
 	if (family == AF_INET6) {
+		/* Read whole either way: a plain load may not span the
+		 * elements of the kernel's byte array. */
 		BPF_CORE_READ_INTO(&flow->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&flow->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	} else {
@@ -171,22 +181,30 @@ static __always_inline void fill_socket(struct ark_record *record, struct sock *
 		flow->saddr[11] = 0xff;
 		flow->daddr[10] = 0xff;
 		flow->daddr[11] = 0xff;
-		BPF_CORE_READ_INTO((__u32 *)&flow->saddr[12], sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)&flow->daddr[12], sk, __sk_common.skc_daddr);
+		*(__u32 *)&flow->saddr[12] = READ_KERNEL(trusted, sk, __sk_common.skc_rcv_saddr);
+		*(__u32 *)&flow->daddr[12] = READ_KERNEL(trusted, sk, __sk_common.skc_daddr);
 	}
-	record->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	record->socket_cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	record->netns = READ_KERNEL(trusted, sk, __sk_common.skc_net.net, ns.inum);
+	record->socket_cgroup_id = READ_KERNEL(trusted, sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+/* The TCP socket behind a socket pointer, to read its TCP fields. A tp_btf
+ * argument is typed struct sock, and plain loads may reach only as far as
+ * that type, so the kernel converts it: one helper call instead of a probe
+ * read per field. NULL if it is not a full TCP socket. */
+static __always_inline const struct tcp_sock *tcp_socket(struct sock *sk, bool trusted)
+{
+	return trusted ? bpf_skc_to_tcp_sock(sk) : (const void *)sk;
 }
 
 /* The timing a stall is dated with: the smoothed RTT and the RTO the
  * kernel derives from it (icsk_rto before backoff, without the jiffies). */
-static __always_inline void fill_timing(struct ark_record *record, struct sock *sk)
+static __always_inline void fill_timing(struct ark_record *record, const struct tcp_sock *tp, bool trusted)
 {
-	const struct tcp_sock *tp = (const void *)sk;
-	__u32 srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
+	__u32 srtt = READ_KERNEL(trusted, tp, srtt_us) >> 3;
 
 	record->srtt_us = srtt;
-	record->rto_us = srtt + BPF_CORE_READ(tp, rttvar_us);
+	record->rto_us = srtt + READ_KERNEL(trusted, tp, rttvar_us);
 }
 
 /* For a socket pointer of unknown provenance (read with probe_read). */
@@ -252,9 +270,9 @@ static __always_inline __u64 trusted_socket_cookie(struct sock *sk)
 }
 
 /* The cookie of any socket pointer: the value the kernel made, if any. */
-static __always_inline __u64 socket_cookie_made(struct sock *sk)
+static __always_inline __u64 socket_cookie_made(struct sock *sk, bool trusted)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	return READ_KERNEL(trusted, sk, __sk_common.skc_cookie.counter);
 }
 
 #endif /* ARK_PROBE_BPF_H */

@@ -10,10 +10,10 @@
  */
 #include "probe.bpf.h"
 
-static __always_inline __u8 retransmit_cause(struct sock *sk, struct sk_buff *skb,
-					     __u8 ca_state)
+static __always_inline __u8 retransmit_cause(const struct tcp_sock *tp, struct sk_buff *skb,
+					     __u8 ca_state, bool trusted)
 {
-	const struct inet_connection_sock *icsk = (const void *)sk;
+	const struct inet_connection_sock *icsk = (const void *)tp;
 	const struct tcp_skb_cb *cb = (const void *)&skb->cb;
 
 	if (BPF_CORE_READ(cb, tcp_flags) & TCPHDR_SYN)
@@ -22,41 +22,48 @@ static __always_inline __u8 retransmit_cause(struct sock *sk, struct sk_buff *sk
 		return ARK_CAUSE_RTO;
 	if (ca_state == TCP_CA_Recovery)
 		return ARK_CAUSE_FAST;
-	if (BPF_CORE_READ(icsk, icsk_pending) == ICSK_TIME_LOSS_PROBE)
+	if (READ_KERNEL(trusted, icsk, icsk_pending) == ICSK_TIME_LOSS_PROBE)
 		return ARK_CAUSE_TLP;
 	return ARK_CAUSE_OTHER;
 }
 
+/* `trusted`: sk is a tp_btf argument (READ_KERNEL). The skb's control
+ * block is read with probe reads either way: a plain load may not reach
+ * into the kernel's char array as another type. */
 static __always_inline struct ark_record *retransmit_record(struct sock *sk, struct sk_buff *skb,
-							    int err)
+							    int err, bool trusted)
 {
-	const struct inet_connection_sock *icsk = (const void *)sk;
+	const struct tcp_sock *tp = tcp_socket(sk, trusted);
+	const struct inet_connection_sock *icsk = (const void *)tp;
 	const struct tcp_skb_cb *cb = (const void *)&skb->cb;
 	struct ark_record *record;
 	__u32 packets_out;
 	__u16 segments;
 
+	if (!tp)
+		return 0;
 	record = reserve_record(ARK_RECORD_RETRANSMIT);
 	if (!record)
 		return 0;
-	fill_socket(record, sk);
+	fill_socket(record, sk, trusted);
 	segments = BPF_CORE_READ(cb, tcp_gso_segs);
 	/* tcp_skb_pcount(): an skb not yet split for GSO counts as one. */
 	record->segments = segments ? segments : 1;
 	record->error = err;
-	record->ca_state = BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
-	record->backoff = BPF_CORE_READ(icsk, icsk_backoff);
-	packets_out = BPF_CORE_READ((const struct tcp_sock *)sk, packets_out);
+	record->ca_state = trusted ? BPF_CORE_READ_BITFIELD(icsk, icsk_ca_state)
+				   : BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
+	record->backoff = READ_KERNEL(trusted, icsk, icsk_backoff);
+	packets_out = READ_KERNEL(trusted, tp, packets_out);
 	record->old_ca_state = packets_out > 255 ? 255 : packets_out;
-	record->cause = retransmit_cause(sk, skb, record->ca_state);
-	fill_timing(record, sk);
+	record->cause = retransmit_cause(tp, skb, record->ca_state, trusted);
+	fill_timing(record, tp, trusted);
 	return record;
 }
 
 /* tp_btf: a socket the verifier trusts, so the kernel's cookie helper. */
 static __always_inline int submit_btf_retransmit(struct sock *sk, struct sk_buff *skb, int err)
 {
-	struct ark_record *record = retransmit_record(sk, skb, err);
+	struct ark_record *record = retransmit_record(sk, skb, err, true);
 	if (!record)
 		return 0;
 	record->socket_cookie = trusted_socket_cookie(sk);
@@ -81,7 +88,7 @@ int BPF_PROG(retransmit_btf_noerr, struct sock *sk, struct sk_buff *skb)
  * by it all the same, the cookie is read if the kernel has made it. */
 static __always_inline void submit_untrusted_retransmit(struct ark_record *record, struct sock *sk)
 {
-	record->socket_cookie = socket_cookie_made(sk);
+	record->socket_cookie = socket_cookie_made(sk, false);
 	fill_recorded_owner(record, sk);
 	submit_record(record);
 }
@@ -96,7 +103,7 @@ int retransmit_tracepoint(struct tcp_retransmit_skb_context *ctx)
 
 	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb))
 		err = ctx->err;
-	record = retransmit_record(sk, skb, err);
+	record = retransmit_record(sk, skb, err, false);
 	if (record)
 		submit_untrusted_retransmit(record, sk);
 	return 0;
@@ -106,7 +113,7 @@ int retransmit_tracepoint(struct tcp_retransmit_skb_context *ctx)
 SEC("kprobe/tcp_retransmit_skb")
 int BPF_KPROBE(retransmit_kprobe, struct sock *sk, struct sk_buff *skb)
 {
-	struct ark_record *record = retransmit_record(sk, skb, 0);
+	struct ark_record *record = retransmit_record(sk, skb, 0, false);
 	if (record)
 		submit_untrusted_retransmit(record, sk);
 	return 0;
@@ -119,7 +126,7 @@ int BPF_PROG(retransmit_synack, struct sock *sk)
 	struct ark_record *record = reserve_record(ARK_RECORD_SYNACK_RETRANSMIT);
 	if (!record)
 		return 0;
-	fill_socket(record, sk);
+	fill_socket(record, sk, true);
 	record->socket_cookie = trusted_socket_cookie(sk);
 	record->segments = 1;
 	record->cause = ARK_CAUSE_SYNACK;

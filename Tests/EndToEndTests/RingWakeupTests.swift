@@ -1,9 +1,12 @@
 // The ring buffer's wake-up policy (bpf/ark_probe.h), in the real kernel:
 // a record wakes a reader whose window has passed, and not one inside the
 // window it promised to read in. Each step is exact: a wake-up either
-// reaches the ring's epoll descriptor or it does not.
+// reaches the ring's epoll descriptor or it does not. The records are the
+// exits of short-lived socket owners (a bash whose connect is refused),
+// which every kernel of the matrix reports.
 
 import CArkProbeRecords
+import Foundation
 import KernelProbe
 import XCTest
 #if canImport(Glibc)
@@ -28,30 +31,30 @@ final class RingWakeupTests: XCTestCase {
     func testARecordWakesAReaderWhoseWindowPassedAndNotOneInsideIt() throws {
         let port = try closedLoopbackPort()
 
-        // Window passed (never opened): the drop of a SYN to a closed port wakes.
+        // Window passed (never opened): the owner's exit wakes.
         try drainAndSettle()
         probe.readsUntil = 0
         let beforeFirst = monotonicNow()
-        try connectRefused(port)
+        var owner = try runRefusedConnect(port)
         XCTAssertTrue(waitForWakeup(milliseconds: 5_000), "a record outside the window did not wake the reader")
         // The wake-up opened a short window, so the rest of a burst does not wake.
         XCTAssertGreaterThan(probe.readsUntil, beforeFirst)
         XCTAssertLessThanOrEqual(probe.readsUntil, monotonicNow() + UInt64(ARK_WAKEUP_GRACE_NS))
-        XCTAssertGreaterThan(try drops(to: port), 0)
+        XCTAssertEqual(try exits(of: owner), 1)
 
         // Inside a promised window: no wake-up, yet the record is there to read.
         try drainAndSettle()
         probe.readsUntil = monotonicNow() + 60_000_000_000
-        try connectRefused(port)
+        owner = try runRefusedConnect(port)
         XCTAssertFalse(waitForWakeup(milliseconds: 500), "a record inside the window woke the reader")
-        XCTAssertGreaterThan(try drops(to: port), 0, "the record submitted without a wake-up is missing")
+        XCTAssertEqual(try exits(of: owner), 1, "the record submitted without a wake-up is missing")
 
         // The window over again: the next record wakes.
         try drainAndSettle()
         probe.readsUntil = monotonicNow()
-        try connectRefused(port)
+        owner = try runRefusedConnect(port)
         XCTAssertTrue(waitForWakeup(milliseconds: 5_000), "a record after the window did not wake the reader")
-        XCTAssertGreaterThan(try drops(to: port), 0)
+        XCTAssertEqual(try exits(of: owner), 1)
     }
 
     // MARK: Helpers
@@ -75,13 +78,28 @@ final class RingWakeupTests: XCTestCase {
         return poll(&descriptor, 1, milliseconds) > 0
     }
 
-    /// Drop records of packets to `port` waiting in the ring (and reads the rest).
-    private func drops(to port: UInt16) throws -> Int {
+    /// Exit records of process `pid` waiting in the ring (and reads the rest).
+    private func exits(of pid: Int32) throws -> Int {
         var count = 0
         while try probe.consume({ record in
-            if record.pointee.kind == ARK_RECORD_DROP.rawValue && record.pointee.flow.dport == port { count += 1 }
+            if record.pointee.kind == ARK_RECORD_PROCESS_EXIT.rawValue && record.pointee.owner.tgid == UInt32(pid) {
+                count += 1
+            }
         }) > 0 {}
         return count
+    }
+
+    /// Runs a process that claims a socket (its connect to `port` is
+    /// refused) and exits; returns its pid once it has.
+    private func runRefusedConnect(_ port: UInt16) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus != 0 else { throw LabError("a connect to closed port \(port) succeeded") }
+        return process.processIdentifier
     }
 
     /// A loopback port nobody listens on: bound, then closed.
@@ -98,20 +116,6 @@ final class RingWakeupTests: XCTestCase {
         }
         guard bound else { throw LabError("bind: errno \(errno)") }
         return UInt16(bigEndian: address.sin_port)
-    }
-
-    /// A connection refused: the SYN is dropped (no socket) and answered by a reset.
-    private func connectRefused(_ port: UInt16) throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw LabError("socket: errno \(errno)") }
-        defer { close(descriptor) }
-        var address = loopback(port: port)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard result != 0, errno == ECONNREFUSED else { throw LabError("connect to closed port \(port): \(result), errno \(errno)") }
     }
 
     private func loopback(port: UInt16) -> sockaddr_in {
