@@ -159,18 +159,26 @@ struct ark_reader_schedule {
 #define ARK_WAKEUP_GRACE_NS 5000000ULL
 #define ARK_WAKEUP_MARGIN_NS 200000ULL
 
+/* Drop reasons a bitmap covers (enum skb_drop_reason has about 120 in 6.18). */
+#define ARK_DROP_REASON_WORDS 4
+#define ARK_DROP_REASONS (ARK_DROP_REASON_WORDS * 64)
+
 /* What user space tells the programs before load (their .rodata). */
 struct ark_probe_config {
 	__u8 socket_cookie_helper;    /* bpf_get_socket_cookie() allowed in tracing (5.12+) */
 	__u8 owner_from_current_task; /* no claim hook loaded: blame the task on the CPU */
 	__u8 copies_process_environment; /* copy each socket owner's environment */
 	__u8 pad[5];
+	/* Drop reasons (bit N: enum skb_drop_reason value N) that are counted
+	 * in drops_counted_only instead of sent: socket teardown, which every
+	 * short connection that closes with data queued gives. */
+	__u64 counted_only_drop_reasons[ARK_DROP_REASON_WORDS];
 };
 
 _Static_assert(sizeof(struct ark_owner) == 40, "ark_owner layout");
 _Static_assert(sizeof(struct ark_flow) == 48, "ark_flow layout");
 _Static_assert(sizeof(struct ark_record) == ARK_RECORD_SIZE, "ark_record layout");
-_Static_assert(sizeof(struct ark_probe_config) == 8, "ark_probe_config layout");
+_Static_assert(sizeof(struct ark_probe_config) == 8 + 8 * ARK_DROP_REASON_WORDS, "ark_probe_config layout");
 _Static_assert(sizeof(struct ark_process_environment) ==
 	       ARK_PROCESS_ENVIRONMENT_HEADER_SIZE + ARK_ENVIRONMENT_BYTES, "ark_process_environment layout");
 

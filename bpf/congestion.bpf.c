@@ -20,6 +20,10 @@ int BPF_PROG(cong_state_change, struct sock *sk, __u8 new_state)
 	old_state = BPF_CORE_READ_BITFIELD(icsk, icsk_ca_state);
 	if (old_state == new_state)
 		return 0;
+	if (old_state <= TCP_CA_Disorder && new_state <= TCP_CA_Disorder) {
+		count_in(&disorder_changes_counted_only, 0);
+		return 0;
+	}
 	record = reserve_record(ARK_RECORD_CONG_STATE);
 	if (!record)
 		return 0;

@@ -71,6 +71,11 @@ static __always_inline int report_drop(struct sk_buff *skb, unsigned int reason,
 	} else if (!fill_packet_flow(&flow, skb)) {
 		return 0;
 	}
+	if (reason < ARK_DROP_REASONS &&
+	    (probe_config.counted_only_drop_reasons[reason / 64] >> (reason % 64)) & 1) {
+		count_in(&drops_counted_only, reason);
+		return 0;
+	}
 	record = reserve_record(ARK_RECORD_DROP);
 	if (!record)
 		return 0;

@@ -98,6 +98,26 @@ struct ring_reader_map {
 };
 extern struct ring_reader_map ring_reader SEC(".maps");
 
+/* What the programs count instead of sending a record, per CPU: drops by
+ * reason (probe_config.counted_only_drop_reasons), and congestion changes
+ * between Open and Disorder (out-of-order or duplicate ACKs, no loss yet:
+ * nothing the graph or the rules act on). */
+struct drops_counted_only_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ARK_DROP_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+extern struct drops_counted_only_map drops_counted_only SEC(".maps");
+
+struct disorder_changes_counted_only_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+extern struct disorder_changes_counted_only_map disorder_changes_counted_only SEC(".maps");
+
 /* Records that found the ring buffer full, per CPU. */
 struct ring_reservation_failures_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -111,12 +131,16 @@ extern struct ring_reservation_failures_map ring_reservation_failures SEC(".maps
  * the verifier drops the branches a kernel cannot run). */
 extern const volatile struct ark_probe_config probe_config;
 
+static __always_inline void count_in(void *per_cpu_counters, __u32 key)
+{
+	__u64 *count = bpf_map_lookup_elem(per_cpu_counters, &key);
+	if (count)
+		__atomic_fetch_add(count, 1, __ATOMIC_RELAXED);
+}
+
 static __always_inline void count_ring_reservation_failure(void)
 {
-	__u32 zero = 0;
-	__u64 *failures = bpf_map_lookup_elem(&ring_reservation_failures, &zero);
-	if (failures)
-		__atomic_fetch_add(failures, 1, __ATOMIC_RELAXED);
+	count_in(&ring_reservation_failures, 0);
 }
 
 static __always_inline struct ark_record *reserve_record(__u32 kind)

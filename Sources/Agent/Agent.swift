@@ -302,7 +302,9 @@ public final class Agent {
             graphEvictedProcesses: pipeline.graph.evictedProcesses,
             graphEvictedConnections: pipeline.graph.evictedConnections,
             scrapes: metricsServer.scrapes, refusedConnections: metricsServer.refusedConnections,
-            timedOutConnections: metricsServer.timedOutConnections)
+            timedOutConnections: metricsServer.timedOutConnections,
+            countedOnlyDrops: (try? probe.countedOnlyDrops()) ?? [:],
+            countedOnlyDisorderChanges: (try? probe.countedOnlyDisorderChanges()) ?? 0)
         var text = MetricsText()
         // In place: a copy would copy the series selections on every scrape.
         metrics!.render(counters: counters, totals: pipeline.totals, graph: pipeline.graph,
@@ -377,6 +379,11 @@ public final class Agent {
         case .durationElapsed: line.field("value", plain: "duration elapsed")
         case .outputClosed: line.field("value", plain: "output closed")
         }
+        // What the kernel counted without sending lines, over the run.
+        if let drops = try? probe.countedOnlyDrops() {
+            line.field("counted_only_drops", drops.values.reduce(0, +))
+        }
+        if let changes = try? probe.countedOnlyDisorderChanges() { line.field("counted_only_disorder_changes", changes) }
         line.field("ktime_ns", monotonic)
         line.endLine()
         pipeline.output.append(line)

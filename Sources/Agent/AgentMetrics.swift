@@ -235,11 +235,17 @@ public struct AgentHealth {
     var scrapes: UInt64
     var refusedConnections: UInt64
     var timedOutConnections: UInt64
+    /// What the kernel counted instead of sending records (Probe.countedOnlyDrops).
+    var countedOnlyDrops: [UInt32: UInt64]
+    var countedOnlyDisorderChanges: UInt64
 
     public init(recordsRead: UInt64, recordsLost: UInt64, wrongSizeRecords: UInt64, unknownKindRecords: UInt64,
                 eventsWritten: UInt64, alertsWritten: UInt64, ruleEvaluation: LatencyHistogram, residentBytes: UInt64?,
                 graphEvictedProcesses: UInt64, graphEvictedConnections: UInt64, scrapes: UInt64,
-                refusedConnections: UInt64, timedOutConnections: UInt64) {
+                refusedConnections: UInt64, timedOutConnections: UInt64,
+                countedOnlyDrops: [UInt32: UInt64] = [:], countedOnlyDisorderChanges: UInt64 = 0) {
+        self.countedOnlyDrops = countedOnlyDrops
+        self.countedOnlyDisorderChanges = countedOnlyDisorderChanges
         self.recordsRead = recordsRead
         self.recordsLost = recordsLost
         self.wrongSizeRecords = wrongSizeRecords
@@ -304,12 +310,19 @@ public struct AgentMetrics {
         renderCgroups(traffic: traffic, all: all, into: &text)
 
         text.family("ark_probe_kernel_drops_by_reason_total", .counter,
-                    help: "TCP packets the kernel dropped, by enum skb_drop_reason (codes with subsystem bits: other).")
-        for (code, count) in traffic.dropsByReason.enumerated() where count > 0 {
+                    help: "TCP packets the kernel dropped, by enum skb_drop_reason (codes with subsystem bits: other); "
+                        + "teardown reasons are counted in the kernel, without event lines.")
+        for (code, sent) in traffic.dropsByReason.enumerated() {
+            let count = sent + (health.countedOnlyDrops[UInt32(code)] ?? 0)
+            guard count > 0 else { continue }
             let name = dropReasonNames[UInt32(code)] ?? "CODE_\(code)"
             text.sample("ark_probe_kernel_drops_by_reason_total", labels: [("reason", name)], count)
         }
         text.sample("ark_probe_kernel_drops_by_reason_total", ["reason": "other"], traffic.dropsOfOtherReasons)
+        text.family("ark_probe_disorder_changes_total", .counter,
+                    help: "Congestion-state changes between Open and Disorder (no loss yet), counted in the kernel "
+                        + "without event lines.")
+        text.sample("ark_probe_disorder_changes_total", [:], health.countedOnlyDisorderChanges)
 
         var networkEdges: UInt64 = 0, peerEdges: UInt64 = 0
         for process in graph.processes.values {

@@ -25,6 +25,12 @@ struct CaptureOptions {
                                (repeatable); 'ark-probe features' lists them.
           --no-drops           Same as --disable drops.
           --no-congestion      Same as --disable congestion-states.
+          --teardown-drop-lines
+                               Write a transport.kernel_drop line for each
+                               drop of a socket torn down with data queued
+                               (QUEUE_PURGE, SOCKET_CLOSE) too; by default the
+                               kernel only counts them, by reason (metrics,
+                               and "probe.stopped").
         """
 
     var filter = EventFilter()
@@ -74,6 +80,8 @@ struct CaptureOptions {
             probe.disabledFeatures.insert(.drops)
         case "--no-congestion":
             probe.disabledFeatures.insert(.congestionStates)
+        case "--teardown-drop-lines":
+            probe.countedOnlyDropReasons = []
         default:
             return false
         }

@@ -12,6 +12,14 @@ public struct ProbeOptions: Sendable {
     public var ringBufferBytes: UInt32 = 512 * 1024
     /// Optional features not to load (`retransmits` cannot be switched off).
     public var disabledFeatures: Set<ProbeFeature> = []
+    /// Drop reasons (enum skb_drop_reason names without SKB_DROP_REASON_)
+    /// the kernel only counts, per reason, instead of sending a record for
+    /// each. Names this kernel does not have are ignored.
+    public var countedOnlyDropReasons: Set<String> = ProbeOptions.teardownDropReasons
+
+    /// A socket torn down with packets still queued (every short connection
+    /// that closes before reading all it got gives one): not a network fault.
+    public static let teardownDropReasons: Set<String> = ["QUEUE_PURGE", "SOCKET_CLOSE"]
 
     public init() {}
 }
@@ -48,12 +56,16 @@ public final class Probe {
     public let report: AttachReport
     /// Names of `enum skb_drop_reason` values on this kernel.
     public let dropReasonNames: [UInt32: String]
+    /// The drop reasons (values) the kernel counts instead of sending.
+    public let countedOnlyDropReasons: [UInt32]
 
     private let object: BPFObject
     private let links: [BPFLink]
     private let ring: RingBuffer
     private let reservationFailures: BPFMap
     private let readerSchedule: ReaderSchedule
+    private let dropsCountedOnly: BPFMap
+    private let disorderChangesCountedOnly: BPFMap
     private let cpuCount: Int
 
     /// Loads every feature this kernel has and accepts. A program the
@@ -69,7 +81,12 @@ public final class Probe {
         if !missing.isEmpty { throw .missingCapabilities(missing) }
         let btf = try KernelBTF()
         let kernel = KernelFacts(btf: btf)
-        let (object, links, loadedPlan, environmentRefusal) = try Self.loadAndAttach(options: options, kernel: kernel)
+        let dropReasonNames = btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
+        countedOnlyDropReasons = dropReasonNames.filter {
+            options.countedOnlyDropReasons.contains($0.value) && $0.key < ARK_DROP_REASONS
+        }.keys.sorted()
+        let (object, links, loadedPlan, environmentRefusal) = try Self.loadAndAttach(
+            options: options, kernel: kernel, countedOnlyDropReasons: countedOnlyDropReasons)
         var plan = loadedPlan
         plan.reportLauncherEnvironment(disabled: options.disabledFeatures.contains(.launcherEnvironment),
                                        refusal: environmentRefusal)
@@ -86,8 +103,10 @@ public final class Probe {
         ring = try RingBuffer(map: object.map(named: "ark_records"), bytes: options.ringBufferBytes)
         reservationFailures = try object.map(named: "ring_reservation_failures")
         readerSchedule = try ReaderSchedule(map: object.map(named: "ring_reader"))
+        dropsCountedOnly = try object.map(named: "drops_counted_only")
+        disorderChangesCountedOnly = try object.map(named: "disorder_changes_counted_only")
         cpuCount = Int(libbpf_num_possible_cpus())
-        dropReasonNames = btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
+        self.dropReasonNames = dropReasonNames
         report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses,
                               disabledFeatures: options.disabledFeatures)
     }
@@ -97,8 +116,10 @@ public final class Probe {
     /// A claim program refused while it copies environments is first tried
     /// without (a constant the verifier then prunes): owners matter more.
     /// Also returns why the environment copy was refused, if it was.
-    private static func loadAndAttach(options: ProbeOptions, kernel: KernelFacts)
+    private static func loadAndAttach(options: ProbeOptions, kernel: KernelFacts, countedOnlyDropReasons: [UInt32])
         throws(ProbeError) -> (BPFObject, [BPFLink], FeaturePlan, String?) {
+        var countedOnly = [UInt64](repeating: 0, count: Int(ARK_DROP_REASON_WORDS))
+        for reason in countedOnlyDropReasons { countedOnly[Int(reason / 64)] |= 1 << (reason % 64) }
         let image = EmbeddedObject.bytes()
         // Programs this kernel refused so far, and why.
         var refused: [String: String] = [:]
@@ -115,7 +136,8 @@ public final class Probe {
                 socket_cookie_helper: kernel.tracingMaySocketCookie ? 1 : 0,
                 owner_from_current_task: plan.claimsOwners ? 0 : 1,
                 copies_process_environment: copiesEnvironment ? 1 : 0,
-                pad: (0, 0, 0, 0, 0)))
+                pad: (0, 0, 0, 0, 0),
+                counted_only_drop_reasons: (countedOnly[0], countedOnly[1], countedOnly[2], countedOnly[3])))
             object.loadOnly(Set(plan.chosen.values.map(\.program)))
             do throws(ProbeError) {
                 try object.load()
@@ -177,6 +199,22 @@ public final class Probe {
     /// since the probe was loaded.
     public func lostRecords() throws(ProbeError) -> UInt64 {
         try reservationFailures.perCPUSum(key: 0, cpus: cpuCount)
+    }
+
+    /// Drops the kernel counted instead of sending (`countedOnlyDropReasons`),
+    /// by reason value, since load.
+    public func countedOnlyDrops() throws(ProbeError) -> [UInt32: UInt64] {
+        var counts: [UInt32: UInt64] = [:]
+        for reason in countedOnlyDropReasons {
+            counts[reason] = try dropsCountedOnly.perCPUSum(key: reason, cpus: cpuCount)
+        }
+        return counts
+    }
+
+    /// Congestion changes between Open and Disorder the kernel counted
+    /// instead of sending, since load.
+    public func countedOnlyDisorderChanges() throws(ProbeError) -> UInt64 {
+        try disorderChangesCountedOnly.perCPUSum(key: 0, cpus: cpuCount)
     }
 
     /// Samples of the wrong size (an object/agent mismatch), since load.

@@ -38,12 +38,13 @@ final class AgentMetricsTests: XCTestCase {
     let health = AgentHealth(
         recordsRead: 7, recordsLost: 2, wrongSizeRecords: 0, unknownKindRecords: 1, eventsWritten: 6,
         alertsWritten: 1, ruleEvaluation: LatencyHistogram(upperBoundsNanoseconds: [10_000]), residentBytes: 4096,
-        graphEvictedProcesses: 0, graphEvictedConnections: 3, scrapes: 1, refusedConnections: 0, timedOutConnections: 0)
+        graphEvictedProcesses: 0, graphEvictedConnections: 3, scrapes: 1, refusedConnections: 0, timedOutConnections: 0,
+        countedOnlyDrops: [3: 4, 67: 5], countedOnlyDisorderChanges: 9)
 
     func render(_ metrics: inout AgentMetrics, _ state: State) -> String {
         var text = MetricsText()
         metrics.render(counters: state.counters, totals: state.totals, graph: state.graph,
-                       dropReasonNames: [2: "NOT_SPECIFIED", 3: "NO_SOCKET"], health: health, into: &text)
+                       dropReasonNames: [2: "NOT_SPECIFIED", 3: "NO_SOCKET", 67: "QUEUE_PURGE"], health: health, into: &text)
         return text.text
     }
 
@@ -143,10 +144,14 @@ final class AgentMetricsTests: XCTestCase {
             # TYPE ark_probe_cgroup_kernel_drops_total counter
             ark_probe_cgroup_kernel_drops_total{cgroup_id="200"} 1
             ark_probe_cgroup_kernel_drops_total{cgroup_id="other"} 1
-            # HELP ark_probe_kernel_drops_by_reason_total TCP packets the kernel dropped, by enum skb_drop_reason (codes with subsystem bits: other).
+            # HELP ark_probe_kernel_drops_by_reason_total TCP packets the kernel dropped, by enum skb_drop_reason (codes with subsystem bits: other); teardown reasons are counted in the kernel, without event lines.
             # TYPE ark_probe_kernel_drops_by_reason_total counter
-            ark_probe_kernel_drops_by_reason_total{reason="NO_SOCKET"} 1
+            ark_probe_kernel_drops_by_reason_total{reason="NO_SOCKET"} 5
+            ark_probe_kernel_drops_by_reason_total{reason="QUEUE_PURGE"} 5
             ark_probe_kernel_drops_by_reason_total{reason="other"} 1
+            # HELP ark_probe_disorder_changes_total Congestion-state changes between Open and Disorder (no loss yet), counted in the kernel without event lines.
+            # TYPE ark_probe_disorder_changes_total counter
+            ark_probe_disorder_changes_total 9
             # HELP ark_probe_waits_on_edges WaitsOn edges in the state graph now, by target.
             # TYPE ark_probe_waits_on_edges gauge
             ark_probe_waits_on_edges{target="network"} 2

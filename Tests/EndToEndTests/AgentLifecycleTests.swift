@@ -156,7 +156,7 @@ final class AgentLifecycleTests: XCTestCase {
     func testHelpIsWrittenForTheUser() throws {
         let result = try NamespaceLab.run([try binary().path, "run", "--help"])
         for option in ["--output", "--duration", "--pid", "--cgroup", "--port", "--quiet", "--attach",
-                       "--ring-buffer-kb", "--no-drops", "--no-congestion"] {
+                       "--ring-buffer-kb", "--no-drops", "--no-congestion", "--teardown-drop-lines"] {
             XCTAssertTrue(result.stdout.contains(option), option)
         }
     }

@@ -4,6 +4,9 @@
 
 import Foundation
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 final class ProbeFeatureTests: XCTestCase {
     static let optionalFeatures = [
@@ -44,6 +47,83 @@ final class ProbeFeatureTests: XCTestCase {
             XCTAssertEqual(String(columns[2]), status["hook"] ?? "-", String(row ?? ""))
         }
         print(result.stdout)
+    }
+
+    /// A socket closed before reading its peer's FIN gives a QUEUE_PURGE drop:
+    /// by default counted in the kernel (probe.stopped, metrics), no line;
+    /// with --teardown-drop-lines, a line each.
+    func testTeardownDropsAreCountedInTheKernelUnlessLinesAreAskedFor() throws {
+        for writesLines in [false, true] {
+            let agent = try AgentProcess(arguments: writesLines ? ["--teardown-drop-lines"] : [], testCase: self)
+            let started = agent.lines().first { $0.eventType == "probe.started" }
+            let reportsDrops = try features(started)["drops"]?["state"] != "off"
+            let port = try closeConnectionsUnread(count: 20)
+            XCTAssertEqual(agent.stop(), 0, agent.stderrText())
+            let lines = agent.lines()
+            let teardownLines = lines.filter {
+                $0.eventType == "transport.kernel_drop" && $0.string("reason") == "QUEUE_PURGE"
+                    && ($0.int("sport") == Int(port) || $0.int("dport") == Int(port))
+            }
+            let counted = try XCTUnwrap(lines.first { $0.eventType == "probe.stopped" }?.int("counted_only_drops"))
+            if !reportsDrops {
+                // Kernels before 5.17 give no drop reasons: nothing to count.
+                XCTAssertEqual(counted, 0)
+                XCTAssertEqual(teardownLines.count, 0)
+            } else if writesLines {
+                XCTAssertEqual(counted, 0)
+                XCTAssertGreaterThanOrEqual(teardownLines.count, 20)
+            } else {
+                XCTAssertGreaterThanOrEqual(counted, 20)
+                XCTAssertEqual(teardownLines.count, 0)
+            }
+        }
+    }
+
+    /// Connections on loopback whose accepting side reads the client's
+    /// data but closes before reading its FIN; returns the listening port.
+    private func closeConnectionsUnread(count: Int) throws -> UInt16 {
+        func address(_ port: UInt16) -> sockaddr_in {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            return address
+        }
+        func call(_ result: Int32, _ what: String) throws {
+            if result < 0 { throw LabError("\(what): errno \(errno)") }
+        }
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try call(listener, "socket")
+        defer { close(listener) }
+        var bound = address(0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &bound) {
+            try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                try call(bind(listener, $0, length), "bind")
+                try call(getsockname(listener, $0, &length), "getsockname")
+            }
+        }
+        try call(Glibc.listen(listener, 64), "listen")
+        let port = UInt16(bigEndian: bound.sin_port)
+        for _ in 0..<count {
+            let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            try call(client, "socket")
+            var target = address(port)
+            try withUnsafePointer(to: &target) {
+                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    try call(connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)), "connect")
+                }
+            }
+            try call(Int32(send(client, "hello", 5, 0)), "send")
+            close(client)
+            let accepted = accept(listener, nil, nil)
+            try call(accepted, "accept")
+            usleep(2_000)  // the data and the client's FIN are queued
+            var buffer = [UInt8](repeating: 0, count: 5)
+            try call(Int32(recv(accepted, &buffer, 5, 0)), "recv")
+            close(accepted)  // the FIN, never read, is purged
+        }
+        return port
     }
 
     func testBadFeatureNamesAreUsageErrors() throws {
