@@ -20,8 +20,13 @@ int BPF_PROG(cong_state_change, struct sock *sk, __u8 new_state)
 	old_state = BPF_CORE_READ_BITFIELD(icsk, icsk_ca_state);
 	if (old_state == new_state)
 		return 0;
-	if (old_state <= TCP_CA_Disorder && new_state <= TCP_CA_Disorder) {
-		count_in(&disorder_changes_counted_only, 0);
+	/* Sent: leaving Loss (what ends an RTO stall before its next timer
+	 * would) and CWR's changes (local congestion: no retransmit follows).
+	 * Entering Loss or Recovery is told by the retransmit that follows
+	 * (its cause and ca_state); Disorder, and leaving Recovery (the graph
+	 * ends a repair one RTT after its retransmit), add nothing: counted. */
+	if (old_state != TCP_CA_Loss && old_state != TCP_CA_CWR && new_state != TCP_CA_CWR) {
+		count_in(&congestion_changes_counted_only, 0);
 		return 0;
 	}
 	record = reserve_record(ARK_RECORD_CONG_STATE);

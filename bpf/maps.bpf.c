@@ -10,7 +10,7 @@ struct socket_owner_processes_map socket_owner_processes SEC(".maps");
 struct process_environment_buffers_map process_environment_buffers SEC(".maps");
 struct ring_reader_map ring_reader SEC(".maps");
 struct drops_counted_only_map drops_counted_only SEC(".maps");
-struct disorder_changes_counted_only_map disorder_changes_counted_only SEC(".maps");
+struct congestion_changes_counted_only_map congestion_changes_counted_only SEC(".maps");
 struct ring_reservation_failures_map ring_reservation_failures SEC(".maps");
 
 const volatile struct ark_probe_config probe_config = {};

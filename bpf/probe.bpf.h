@@ -100,8 +100,7 @@ extern struct ring_reader_map ring_reader SEC(".maps");
 
 /* What the programs count instead of sending a record, per CPU: drops by
  * reason (probe_config.counted_only_drop_reasons), and congestion changes
- * between Open and Disorder (out-of-order or duplicate ACKs, no loss yet:
- * nothing the graph or the rules act on). */
+ * that carry no news (congestion.bpf.c). */
 struct drops_counted_only_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, ARK_DROP_REASONS);
@@ -110,13 +109,13 @@ struct drops_counted_only_map {
 };
 extern struct drops_counted_only_map drops_counted_only SEC(".maps");
 
-struct disorder_changes_counted_only_map {
+struct congestion_changes_counted_only_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
 };
-extern struct disorder_changes_counted_only_map disorder_changes_counted_only SEC(".maps");
+extern struct congestion_changes_counted_only_map congestion_changes_counted_only SEC(".maps");
 
 /* Records that found the ring buffer full, per CPU. */
 struct ring_reservation_failures_map {

@@ -304,7 +304,7 @@ public final class Agent {
             scrapes: metricsServer.scrapes, refusedConnections: metricsServer.refusedConnections,
             timedOutConnections: metricsServer.timedOutConnections,
             countedOnlyDrops: (try? probe.countedOnlyDrops()) ?? [:],
-            countedOnlyDisorderChanges: (try? probe.countedOnlyDisorderChanges()) ?? 0)
+            countedOnlyCongestionChanges: (try? probe.countedOnlyCongestionChanges()) ?? 0)
         var text = MetricsText()
         // In place: a copy would copy the series selections on every scrape.
         metrics!.render(counters: counters, totals: pipeline.totals, graph: pipeline.graph,
@@ -383,7 +383,7 @@ public final class Agent {
         if let drops = try? probe.countedOnlyDrops() {
             line.field("counted_only_drops", drops.values.reduce(0, +))
         }
-        if let changes = try? probe.countedOnlyDisorderChanges() { line.field("counted_only_disorder_changes", changes) }
+        if let changes = try? probe.countedOnlyCongestionChanges() { line.field("counted_only_congestion_changes", changes) }
         line.field("ktime_ns", monotonic)
         line.endLine()
         pipeline.output.append(line)

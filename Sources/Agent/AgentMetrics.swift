@@ -237,15 +237,15 @@ public struct AgentHealth {
     var timedOutConnections: UInt64
     /// What the kernel counted instead of sending records (Probe.countedOnlyDrops).
     var countedOnlyDrops: [UInt32: UInt64]
-    var countedOnlyDisorderChanges: UInt64
+    var countedOnlyCongestionChanges: UInt64
 
     public init(recordsRead: UInt64, recordsLost: UInt64, wrongSizeRecords: UInt64, unknownKindRecords: UInt64,
                 eventsWritten: UInt64, alertsWritten: UInt64, ruleEvaluation: LatencyHistogram, residentBytes: UInt64?,
                 graphEvictedProcesses: UInt64, graphEvictedConnections: UInt64, scrapes: UInt64,
                 refusedConnections: UInt64, timedOutConnections: UInt64,
-                countedOnlyDrops: [UInt32: UInt64] = [:], countedOnlyDisorderChanges: UInt64 = 0) {
+                countedOnlyDrops: [UInt32: UInt64] = [:], countedOnlyCongestionChanges: UInt64 = 0) {
         self.countedOnlyDrops = countedOnlyDrops
-        self.countedOnlyDisorderChanges = countedOnlyDisorderChanges
+        self.countedOnlyCongestionChanges = countedOnlyCongestionChanges
         self.recordsRead = recordsRead
         self.recordsLost = recordsLost
         self.wrongSizeRecords = wrongSizeRecords
@@ -319,10 +319,10 @@ public struct AgentMetrics {
             text.sample("ark_probe_kernel_drops_by_reason_total", labels: [("reason", name)], count)
         }
         text.sample("ark_probe_kernel_drops_by_reason_total", ["reason": "other"], traffic.dropsOfOtherReasons)
-        text.family("ark_probe_disorder_changes_total", .counter,
-                    help: "Congestion-state changes between Open and Disorder (no loss yet), counted in the kernel "
-                        + "without event lines.")
-        text.sample("ark_probe_disorder_changes_total", [:], health.countedOnlyDisorderChanges)
+        text.family("ark_probe_congestion_changes_counted_total", .counter,
+                    help: "Congestion-state changes counted in the kernel without event lines (all but leaving Loss "
+                        + "and CWR's: the retransmits tell the rest).")
+        text.sample("ark_probe_congestion_changes_counted_total", [:], health.countedOnlyCongestionChanges)
 
         var networkEdges: UInt64 = 0, peerEdges: UInt64 = 0
         for process in graph.processes.values {

@@ -65,7 +65,7 @@ public final class Probe {
     private let reservationFailures: BPFMap
     private let readerSchedule: ReaderSchedule
     private let dropsCountedOnly: BPFMap
-    private let disorderChangesCountedOnly: BPFMap
+    private let congestionChangesCountedOnly: BPFMap
     private let cpuCount: Int
 
     /// Loads every feature this kernel has and accepts. A program the
@@ -104,7 +104,7 @@ public final class Probe {
         reservationFailures = try object.map(named: "ring_reservation_failures")
         readerSchedule = try ReaderSchedule(map: object.map(named: "ring_reader"))
         dropsCountedOnly = try object.map(named: "drops_counted_only")
-        disorderChangesCountedOnly = try object.map(named: "disorder_changes_counted_only")
+        congestionChangesCountedOnly = try object.map(named: "congestion_changes_counted_only")
         cpuCount = Int(libbpf_num_possible_cpus())
         self.dropReasonNames = dropReasonNames
         report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses,
@@ -211,10 +211,10 @@ public final class Probe {
         return counts
     }
 
-    /// Congestion changes between Open and Disorder the kernel counted
-    /// instead of sending, since load.
-    public func countedOnlyDisorderChanges() throws(ProbeError) -> UInt64 {
-        try disorderChangesCountedOnly.perCPUSum(key: 0, cpus: cpuCount)
+    /// Congestion-state changes the kernel counted instead of sending
+    /// (all but leaving Loss and CWR's; bpf/congestion.bpf.c), since load.
+    public func countedOnlyCongestionChanges() throws(ProbeError) -> UInt64 {
+        try congestionChangesCountedOnly.perCPUSum(key: 0, cpus: cpuCount)
     }
 
     /// Samples of the wrong size (an object/agent mismatch), since load.

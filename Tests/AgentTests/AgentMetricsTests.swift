@@ -39,7 +39,7 @@ final class AgentMetricsTests: XCTestCase {
         recordsRead: 7, recordsLost: 2, wrongSizeRecords: 0, unknownKindRecords: 1, eventsWritten: 6,
         alertsWritten: 1, ruleEvaluation: LatencyHistogram(upperBoundsNanoseconds: [10_000]), residentBytes: 4096,
         graphEvictedProcesses: 0, graphEvictedConnections: 3, scrapes: 1, refusedConnections: 0, timedOutConnections: 0,
-        countedOnlyDrops: [3: 4, 67: 5], countedOnlyDisorderChanges: 9)
+        countedOnlyDrops: [3: 4, 67: 5], countedOnlyCongestionChanges: 9)
 
     func render(_ metrics: inout AgentMetrics, _ state: State) -> String {
         var text = MetricsText()
@@ -149,9 +149,9 @@ final class AgentMetricsTests: XCTestCase {
             ark_probe_kernel_drops_by_reason_total{reason="NO_SOCKET"} 5
             ark_probe_kernel_drops_by_reason_total{reason="QUEUE_PURGE"} 5
             ark_probe_kernel_drops_by_reason_total{reason="other"} 1
-            # HELP ark_probe_disorder_changes_total Congestion-state changes between Open and Disorder (no loss yet), counted in the kernel without event lines.
-            # TYPE ark_probe_disorder_changes_total counter
-            ark_probe_disorder_changes_total 9
+            # HELP ark_probe_congestion_changes_counted_total Congestion-state changes counted in the kernel without event lines (all but leaving Loss and CWR's: the retransmits tell the rest).
+            # TYPE ark_probe_congestion_changes_counted_total counter
+            ark_probe_congestion_changes_counted_total 9
             # HELP ark_probe_waits_on_edges WaitsOn edges in the state graph now, by target.
             # TYPE ark_probe_waits_on_edges gauge
             ark_probe_waits_on_edges{target="network"} 2
