@@ -18,6 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AGENT = os.path.join(ROOT, ".build", "release", "ark-probe")
+LIVE_BENCH = os.path.join(ROOT, ".build", "release", "ark-probe-live-bench")
 TRAFFIC = os.path.join(ROOT, "benchmarks", "traffic.py")
 LAB_PREFIX = "arkb-"
 

@@ -57,4 +57,31 @@ int BPF_PROG(bench_source, void *regs, long id)
 	return 0;
 }
 
+/* The floor of a hook's cost (benchmarks/kernel-cost, `ark-probe-live-bench
+ * floor`): programs that do nothing, on the hooks the probe's costliest
+ * programs attach to, measured beside them. */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(empty_retransmit)
+{
+	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(empty_kfree_skb)
+{
+	return 0;
+}
+
+SEC("tp_btf/tcp_cong_state_set")
+int BPF_PROG(empty_cong_state)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(empty_process_exit)
+{
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

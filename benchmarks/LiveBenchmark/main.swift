@@ -12,6 +12,12 @@
 //       issued, rate, its own CPU time, and the increase of the agent's
 //       lost-record counter.
 //
+//   ark-probe-live-bench floor
+//       Attaches programs that do nothing (empty_*, live_source.bpf.c) to
+//       the hooks of the probe's costliest programs, prints "ready" and
+//       holds them until stdin closes: benchmarks/kernel-cost measures
+//       them beside the agent's, the floor of a hook's cost on this machine.
+//
 //   ark-probe-live-bench read --format agent|bpftrace [--ready-file PATH]
 //       Reads the consumer's output on stdin; for every line of the source,
 //       the latency from the kernel timestamp in the line (ktime_ns, or the
@@ -150,6 +156,41 @@ final class EventSource {
         bpf_link__destroy(link)
         bpf_object__close(object)
     }
+}
+
+/// The empty programs attached (see `floor`); detached at exit.
+func holdEmptyPrograms() {
+    guard let image = embeddedProbeObjectBase64.withUTF8Buffer({ Base64.decode($0) }) else {
+        fail("the embedded event source is not valid base64")
+    }
+    var options = bpf_object_open_opts()
+    options.sz = MemoryLayout<bpf_object_open_opts>.size
+    guard let object = image.withUnsafeBytes({ bpf_object__open_mem($0.baseAddress, $0.count, &options) }) else {
+        fail("cannot open the benchmark object: errno \(errno)")
+    }
+    var program = bpf_object__next_program(object, nil)
+    while let current = program {
+        bpf_program__set_autoload(current, String(cString: bpf_program__name(current)).hasPrefix("empty_"))
+        program = bpf_object__next_program(object, current)
+    }
+    let loaded = bpf_object__load(object)
+    guard loaded == 0 else { fail("the kernel rejected the empty programs: \(String(cString: strerror(-loaded)))") }
+    var links: [OpaquePointer] = []
+    program = bpf_object__next_program(object, nil)
+    while let current = program {
+        if bpf_program__autoload(current) {
+            guard let link = bpf_program__attach(current) else {
+                fail("cannot attach \(String(cString: bpf_program__name(current))): errno \(errno)")
+            }
+            links.append(link)
+        }
+        program = bpf_object__next_program(object, current)
+    }
+    _ = write(STDOUT_FILENO, "ready\n", 6)
+    var byte: UInt8 = 0
+    while read(STDIN_FILENO, &byte, 1) > 0 {}
+    links.forEach { bpf_link__destroy($0) }
+    bpf_object__close(object)
 }
 
 #if arch(x86_64)
@@ -384,5 +425,6 @@ while let argument = rest.popFirst() {
 switch CommandLine.arguments.dropFirst().first {
 case "drive": drive(options, flags: flags)
 case "read": readOutput(options)
-default: fail("usage: ark-probe-live-bench drive|read [options] (see benchmarks/LiveBenchmark/main.swift)")
+case "floor": holdEmptyPrograms()
+default: fail("usage: ark-probe-live-bench drive|read|floor [options] (see benchmarks/LiveBenchmark/main.swift)")
 }
