@@ -59,7 +59,19 @@ int BPF_PROG(bench_source, void *regs, long id)
 
 /* The floor of a hook's cost (benchmarks/kernel-cost, `ark-probe-live-bench
  * floor`): programs that do nothing, on the hooks the probe's costliest
- * programs attach to, measured beside them. */
+ * programs attach to, measured beside them; and one that only reserves a
+ * record in a ring of its own and discards it (what a ring record costs
+ * without reading the socket). */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(empty_ring_record)
+{
+	struct ark_record *record = reserve_record(ARK_RECORD_RETRANSMIT);
+
+	if (record)
+		bpf_ringbuf_discard(record, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(empty_retransmit)
 {

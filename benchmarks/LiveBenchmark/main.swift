@@ -14,7 +14,8 @@
 //
 //   ark-probe-live-bench floor
 //       Attaches programs that do nothing (empty_*, live_source.bpf.c) to
-//       the hooks of the probe's costliest programs, prints "ready" and
+//       the hooks of the probe's costliest programs (and one that only
+//       reserves and discards a ring record), prints "ready" and
 //       holds them until stdin closes: benchmarks/kernel-cost measures
 //       them beside the agent's, the floor of a hook's cost on this machine.
 //
