@@ -327,7 +327,9 @@ int BPF_PROG(socket_owner_exit, struct task_struct *task)
 	struct ark_record *record;
 	__u32 tgid = task->tgid;
 
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	/* Plain loads: a tp_btf argument. Most exits are of threads, or of
+	 * processes that never owned a socket: a lookup (no lock) tells. */
+	if (task->signal->live.counter != 0 || !bpf_map_lookup_elem(&socket_owner_processes, &tgid))
 		return 0;
 	if (bpf_map_delete_elem(&socket_owner_processes, &tgid) != 0)
 		return 0;
@@ -338,8 +340,8 @@ int BPF_PROG(socket_owner_exit, struct task_struct *task)
 	record->owner.tid = task->pid;
 	record->owner.source = ARK_OWNER_SOCKET;
 	BPF_CORE_READ_STR_INTO(&record->owner.comm, task, comm);
-	record->owner.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-	record->drop_reason = BPF_CORE_READ(task, exit_code);
+	record->owner.cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	record->drop_reason = task->exit_code;
 	submit_record(record);
 	return 0;
 }
