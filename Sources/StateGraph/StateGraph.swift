@@ -148,8 +148,9 @@ public struct StateGraph: Sendable {
         // learn of a spell still going on.
         if let blockedSince, opened || added.network || added.peer {
             processes.values[processIndex!].network?.blocking.connection(key, blockedSince: blockedSince)
-            processes.values[processIndex!].peers[event.connection.remoteAddress]?.blocking
-                .connection(key, blockedSince: blockedSince)
+            if let peerIndex = processes.values[processIndex!].peers.index(forKey: event.connection.remoteAddress) {
+                processes.values[processIndex!].peers.values[peerIndex].blocking.connection(key, blockedSince: blockedSince)
+            }
         }
         if added.network { changes.append(change(.added, processes[pid]!.network!, of: pid)) }
         if added.peer { changes.append(change(.added, processes[pid]!.peers[event.connection.remoteAddress]!, of: pid)) }
@@ -232,30 +233,33 @@ public struct StateGraph: Sendable {
             }
         }
 
+        // Each node is changed in place through its index: a copy taken out
+        // of the table would share its peers' storage, and the first change
+        // to it would copy all of them.
         for pid in processes.keys.sorted() {
-            guard var process = processes[pid] else { continue }
-            if var network = process.network {
+            guard let index = processes.index(forKey: pid) else { continue }
+            if var network = processes.values[index].network.take() {
                 if expired(network, quiet: quiet, hold: hold) {
-                    process.network = nil
                     changes.append(change(.removed(.quiet), network, of: pid))
                 } else {
                     reportUpdate(&network, of: pid, interval: interval, changes: &changes)
-                    process.network = network
+                    processes.values[index].network = network
                 }
             }
-            for address in process.peers.keys.sorted(by: { $0.high == $1.high ? $0.low < $1.low : $0.high < $1.high }) {
-                var edge = process.peers[address]!
+            for address in processes.values[index].peers.keys.sorted(by: { $0.high == $1.high ? $0.low < $1.low : $0.high < $1.high }) {
+                let peerIndex = processes.values[index].peers.index(forKey: address)!
+                var edge = processes.values[index].peers.values[peerIndex]
                 if expired(edge, quiet: quiet, hold: hold) {
-                    process.peers[address] = nil
+                    processes.values[index].peers.remove(at: peerIndex)
                     changes.append(change(.removed(.quiet), edge, of: pid))
                 } else {
                     reportUpdate(&edge, of: pid, interval: interval, changes: &changes)
-                    process.peers[address] = edge
+                    processes.values[index].peers.values[peerIndex] = edge
                 }
             }
-            processes[pid] = process
+            let process = processes.values[index]
             if process.network == nil && process.peers.isEmpty && now &- process.lastSeen >= quiet {
-                processes[pid] = nil
+                processes.remove(at: index)
             }
         }
         // Keys first: removing while iterating would copy the whole table.
@@ -276,11 +280,16 @@ public struct StateGraph: Sendable {
     }
 
     /// A connection's spell ended: its process's edges learn it.
+    /// In place through indices: a keyed change would move the node out of
+    /// its table and back.
     private mutating func unblock(_ connection: ConnectionNode, key: UInt64, at end: UInt64) {
-        if let counted = processes[connection.pid]?.network?.blocking.connection(key, unblockedAt: end), counted > 0 {
+        guard let index = processes.index(forKey: connection.pid) else { return }
+        if let counted = processes.values[index].network?.blocking.connection(key, unblockedAt: end), counted > 0 {
             addBlockedTime(counted, of: connection.pid)
         }
-        processes[connection.pid]?.peers[connection.connection.remoteAddress]?.blocking.connection(key, unblockedAt: end)
+        if let peerIndex = processes.values[index].peers.index(forKey: connection.connection.remoteAddress) {
+            processes.values[index].peers.values[peerIndex].blocking.connection(key, unblockedAt: end)
+        }
     }
 
     private func inBackoff(_ key: UInt64) -> Bool {
