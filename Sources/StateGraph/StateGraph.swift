@@ -100,7 +100,7 @@ public struct StateGraph: Sendable {
             guard let index = connections.index(forKey: key) else { return }
             Self.recordState(event, at: now, on: &connections.values[index])
             if let end = connections.values[index].blocking.congestionState(event.congestionState, at: now) {
-                unblock(connections.values[index], key: key, at: end)
+                unblock(connectionAt: index, at: end)
             }
         case .processExit:
             removeProcess(event.owner.pid, reason: .processExit, changes: &changes)
@@ -126,7 +126,7 @@ public struct StateGraph: Sendable {
             // A spell that ended before this retransmission (a repair one
             // RTT on) ends first, so that this one starts its own.
             if let end = connections.values[connectionIndex].blocking.inferProgress(at: now) {
-                unblock(connections.values[connectionIndex], key: key, at: end)
+                unblock(connectionAt: connectionIndex, at: end)
             }
             opened = connections.values[connectionIndex].blocking.retransmit(event, at: now)
             blockedSince = connections.values[connectionIndex].blocking.since
@@ -147,10 +147,7 @@ public struct StateGraph: Sendable {
         // Also when an edge is new: one that expired and came back must
         // learn of a spell still going on.
         if let blockedSince, opened || added.network || added.peer {
-            processes.values[processIndex!].network?.blocking.connection(key, blockedSince: blockedSince)
-            if let peerIndex = processes.values[processIndex!].peers.index(forKey: event.connection.remoteAddress) {
-                processes.values[processIndex!].peers.values[peerIndex].blocking.connection(key, blockedSince: blockedSince)
-            }
+            processes.values[processIndex!].block(connection: key, to: event.connection.remoteAddress, since: blockedSince)
         }
         if added.network { changes.append(change(.added, processes[pid]!.network!, of: pid)) }
         if added.peer { changes.append(change(.added, processes[pid]!.peers[event.connection.remoteAddress]!, of: pid)) }
@@ -229,7 +226,7 @@ public struct StateGraph: Sendable {
         // Spells whose retransmit timer would have fired again by now.
         for index in connections.indices {
             if let end = connections.values[index].blocking.inferProgress(at: now) {
-                unblock(connections.values[index], key: connections.keys[index], at: end)
+                unblock(connectionAt: index, at: end)
             }
         }
 
@@ -257,15 +254,14 @@ public struct StateGraph: Sendable {
                     processes.values[index].peers.values[peerIndex] = edge
                 }
             }
-            let process = processes.values[index]
-            if process.network == nil && process.peers.isEmpty && now &- process.lastSeen >= quiet {
-                processes.remove(at: index)
-            }
+            if Self.isIdle(&processes.values[index], at: now, quiet: quiet) { processes.remove(at: index) }
         }
         // Keys first: removing while iterating would copy the whole table.
         let expired = connections.compactMap { connectionExpired($0.value, quiet: quiet, hold: hold) ? $0.key : nil }
         for key in expired {
-            if let end = connections[key]?.blocking.close(at: now) { unblock(connections[key]!, key: key, at: end) }
+            if let index = connections.index(forKey: key), let end = connections.values[index].blocking.close(at: now) {
+                unblock(connectionAt: index, at: end)
+            }
             connections[key] = nil
         }
     }
@@ -281,15 +277,24 @@ public struct StateGraph: Sendable {
 
     /// A connection's spell ended: its process's edges learn it.
     /// In place through indices: a keyed change would move the node out of
-    /// its table and back.
-    private mutating func unblock(_ connection: ConnectionNode, key: UInt64, at end: UInt64) {
-        guard let index = processes.index(forKey: connection.pid) else { return }
-        if let counted = processes.values[index].network?.blocking.connection(key, unblockedAt: end), counted > 0 {
-            addBlockedTime(counted, of: connection.pid)
-        }
-        if let peerIndex = processes.values[index].peers.index(forKey: connection.connection.remoteAddress) {
-            processes.values[index].peers.values[peerIndex].blocking.connection(key, unblockedAt: end)
-        }
+    /// its table and back, and a node passed by value is a copy.
+    private mutating func unblock(connectionAt connectionIndex: Dictionary<UInt64, ConnectionNode>.Index, at end: UInt64) {
+        let key = connections.keys[connectionIndex]
+        let (pid, peer) = Self.ends(of: &connections.values[connectionIndex])
+        guard let index = processes.index(forKey: pid) else { return }
+        let counted = processes.values[index].unblock(connection: key, to: peer, at: end)
+        if counted > 0 { addBlockedTime(counted, of: pid) }
+    }
+
+    /// Takes the node in place (inout): a read through Dictionary.Values
+    /// copies the whole node.
+    private static func ends(of connection: inout ConnectionNode) -> (pid: UInt32, peer: IPAddress) {
+        (connection.pid, connection.connection.remoteAddress)
+    }
+
+    /// Takes the node in place (inout): read by value, it would be copied whole.
+    private static func isIdle(_ process: inout ProcessNode, at now: UInt64, quiet: UInt64) -> Bool {
+        process.network == nil && process.peers.isEmpty && now &- process.lastSeen >= quiet
     }
 
     private func inBackoff(_ key: UInt64) -> Bool {
@@ -382,5 +387,22 @@ public struct StateGraph: Sendable {
             }
         }
         return hash | 1 << 63
+    }
+}
+
+extension ProcessNode {
+    /// A connection's spell began: its network edge and its peer's learn it.
+    /// Mutating, so that a node in a table is changed in place.
+    mutating func block(connection key: UInt64, to peer: IPAddress, since start: UInt64) {
+        network?.blocking.connection(key, blockedSince: start)
+        if let index = peers.index(forKey: peer) { peers.values[index].blocking.connection(key, blockedSince: start) }
+    }
+
+    /// A connection's spell ended; returns the nanoseconds it adds to the
+    /// network edge's blocked time.
+    mutating func unblock(connection key: UInt64, to peer: IPAddress, at end: UInt64) -> UInt64 {
+        let counted = network?.blocking.connection(key, unblockedAt: end) ?? 0
+        if let index = peers.index(forKey: peer) { peers.values[index].blocking.connection(key, unblockedAt: end) }
+        return counted
     }
 }
