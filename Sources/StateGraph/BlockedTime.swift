@@ -194,6 +194,10 @@ struct EdgeBlocking: Sendable {
     /// the previous one continues it) and from when it is not yet counted.
     private var spellStart: UInt64 = 0
     private var uncountedFrom: UInt64?
+    /// The latest end of a connection that left the spell while others
+    /// stayed in it: the union ends no earlier, whatever order the ends
+    /// are learnt in (the graph learns several at once, in hash order).
+    private var latestEnd: UInt64 = 0
     /// The last ended spell, which a new one may continue.
     private var lastSpell = BlockedSpell(start: 0, end: 0)
     private var window: BlockedWindow
@@ -225,9 +229,14 @@ struct EdgeBlocking: Sendable {
     /// Returns the nanoseconds this adds to the edge's blocked time.
     @discardableResult
     mutating func connection(_ key: UInt64, unblockedAt end: UInt64) -> UInt64 {
-        guard blocked.remove(key) != nil, blocked.isEmpty, let from = uncountedFrom else { return 0 }
+        guard blocked.remove(key) != nil, let from = uncountedFrom else { return 0 }
+        guard blocked.isEmpty else {
+            latestEnd = max(latestEnd, end)
+            return 0
+        }
         uncountedFrom = nil
-        let spellEnd = max(end, from)
+        let spellEnd = max(end, from, latestEnd)
+        latestEnd = 0
         window.count(from: from, to: spellEnd)
         lastSecond.count(from: from, to: spellEnd)
         lastSpell = BlockedSpell(start: spellStart, end: spellEnd)

@@ -156,3 +156,26 @@ final class BlockedTimeTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(network(at: 2.5)).blockedSeconds, 1.0, accuracy: 1e-6, "1.0 s to 2.0 s")
     }
 }
+
+/// The union of an edge's spells does not depend on the order in which
+/// their ends are learnt (the graph learns several in one tick, in hash order).
+final class EdgeBlockingOrderTests: XCTestCase {
+    let second: UInt64 = 1_000_000_000
+
+    func blocked(endingFirst first: (UInt64, UInt64), then second: (UInt64, UInt64)) -> UInt64 {
+        var edge = EdgeBlocking(windowSeconds: 5)
+        edge.connection(1, blockedSince: 10 * self.second)
+        edge.connection(2, blockedSince: 10 * self.second + self.second / 2)
+        edge.connection(first.0, unblockedAt: first.1)
+        edge.connection(second.0, unblockedAt: second.1)
+        return edge.blockedNanoseconds(at: 13 * self.second)
+    }
+
+    func testTheSpellEndsWithTheLastConnectionWhicheverEndIsLearntFirst() {
+        // Connection 1 blocked 10.0 -> 12.0, connection 2 10.5 -> 11.0: 2 s.
+        let oneFirst = blocked(endingFirst: (1, 12 * second), then: (2, 11 * second))
+        let twoFirst = blocked(endingFirst: (2, 11 * second), then: (1, 12 * second))
+        XCTAssertEqual(oneFirst, 2 * second)
+        XCTAssertEqual(twoFirst, 2 * second)
+    }
+}
