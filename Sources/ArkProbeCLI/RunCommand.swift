@@ -155,6 +155,9 @@ func runAgent(command: String, outputPath: String?, probeOptions: ProbeOptions,
                 return 1
             }
         }
+        // The code and data of start-up so far (arguments, rules) leave the
+        // resident set before the kernel's BTF is parsed, the peak of a start.
+        CodeResidency.releaseStartupMemory()
         probe = try Probe(options: probeOptions)
     } catch {
         printError("ark-probe \(command): \(error)")

@@ -79,9 +79,7 @@ public final class Probe {
         LibBPFLog.install()
         let missing = Capabilities.current().missing(for: .probe)
         if !missing.isEmpty { throw .missingCapabilities(missing) }
-        let btf = try KernelBTF()
-        let kernel = KernelFacts(btf: btf)
-        let dropReasonNames = btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_")
+        let (kernel, dropReasonNames) = try Self.readKernelBTF()
         countedOnlyDropReasons = dropReasonNames.filter {
             options.countedOnlyDropReasons.contains($0.value) && $0.key < ARK_DROP_REASONS
         }.keys.sorted()
@@ -109,6 +107,14 @@ public final class Probe {
         self.dropReasonNames = dropReasonNames
         report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses,
                               disabledFeatures: options.disabledFeatures)
+    }
+
+    /// What the agent needs of the running kernel's BTF. The parse is freed
+    /// on return, before libbpf parses the BTF again to load: the two would
+    /// add up at start-up.
+    private static func readKernelBTF() throws(ProbeError) -> (KernelFacts, [UInt32: String]) {
+        let btf = try KernelBTF()
+        return (KernelFacts(btf: btf), btf.enumNames("skb_drop_reason", droppingPrefix: "SKB_DROP_REASON_"))
     }
 
     /// Loads the best plan the kernel accepts: each program it refuses (at

@@ -98,7 +98,7 @@ struct FeatureVariant: Sendable {
         .btf(.ownersOnSend, "claim_on_sendmsg_plain", "tcp_sendmsg_locked"),
         .btf(.ownersOnReceive, "claim_on_receive", "tcp_rcv_space_adjust"),
         FeatureVariant(feature: .existingSockets, program: "claim_existing_sockets", hook: .taskFileIterator) {
-            $0.btf.hasStruct("bpf_iter__task_file") ? nil : "no task_file iterator (bpf_iter__task_file) in kernel BTF"
+            $0.hasTaskFileIterator ? nil : "no task_file iterator (bpf_iter__task_file) in kernel BTF"
         },
         .btf(.congestionStates, "cong_state_change", "tcp_cong_state_set"),
         FeatureVariant(feature: .drops, program: "tcp_packet_drop_rx_sk", hook: .tpBTF("kfree_skb")) {
@@ -127,18 +127,31 @@ struct FeatureVariant: Sendable {
     }
 }
 
-/// What the running kernel offers, asked once per start.
+/// What the running kernel offers, asked once per start. What comes from
+/// its BTF is read at once, so that the parsed BTF (~11 MB on 6.18) can be
+/// freed before libbpf parses its own to load the programs.
 final class KernelFacts {
-    let btf: KernelBTF
-    private var tracefsChecked: String??
-
-    init(btf: KernelBTF) { self.btf = btf }
-
-    func tracepointArguments(_ name: String) -> Int? { btf.tracepointArgumentCount(name) }
-
+    /// Arguments of each tp_btf tracepoint a program attaches to, where the
+    /// kernel has it.
+    private let tracepointArgumentCounts: [String: Int]
+    let hasTaskFileIterator: Bool
     /// bpf_get_socket_cookie() on a tracing program's socket (5.12+): the
     /// function behind it exists only where it is allowed.
-    var tracingMaySocketCookie: Bool { btf.hasFunction("bpf_get_socket_ptr_cookie") }
+    let tracingMaySocketCookie: Bool
+    private var tracefsChecked: String??
+
+    init(btf: KernelBTF) {
+        var counts: [String: Int] = [:]
+        for variant in FeatureVariant.all {
+            guard case .tpBTF(let tracepoint) = variant.hook else { continue }
+            counts[tracepoint] = btf.tracepointArgumentCount(tracepoint)
+        }
+        tracepointArgumentCounts = counts
+        hasTaskFileIterator = btf.hasStruct("bpf_iter__task_file")
+        tracingMaySocketCookie = btf.hasFunction("bpf_get_socket_ptr_cookie")
+    }
+
+    func tracepointArguments(_ name: String) -> Int? { tracepointArgumentCounts[name] }
 
     /// Classic tracepoints need tracefs. Mounts it where it is missing and
     /// the agent may; otherwise says how.
