@@ -91,6 +91,12 @@ final class BPFObject {
             if result == -EPERM || result == -EACCES && log.isEmpty {
                 throw .permissionDenied(operation: "loading the eBPF programs")
             }
+            if result == -ENOMEM {
+                // Maps and programs are charged to the agent's memory cgroup.
+                throw .loadFailed(detail: "the kernel could not allocate the probe's maps or programs; under a "
+                                      + "memory limit (cgroup memory.max, a unit's MemoryMax=) allow the agent "
+                                      + "about 20 MB (benchmarks/memory-limit measures it)", errno: result, log: log)
+            }
             throw .loadFailed(detail: "the kernel rejected a program", errno: result, log: log)
         }
     }
