@@ -71,7 +71,9 @@ struct JSONParser {
         index += 1
         skipWhitespace()
         var members: [JSONMember] = []
-        var keys = Set<String>()
+        // Room for a trace line's keys at once: growing cost more than the rest.
+        var keys = Set<String>(minimumCapacity: 48)
+        members.reserveCapacity(48)
         if current == UInt8(ascii: "}") {
             index += 1
             return .object(members)
