@@ -9,30 +9,40 @@ extension IPAddress {
     /// anything else: zone ids, prefixes, IPv4 parts with leading zeros
     /// (ambiguous: octal to some parsers), spaces.
     public init?(text: some StringProtocol) {
-        let utf8 = Array(text.utf8)
-        if utf8.contains(UInt8(ascii: ":")) {
-            guard let bytes = parseIPv6(utf8[...]) else { return nil }
-            self.init(bytes: bytes)
-        } else {
-            guard let quad = parseIPv4(utf8[...]) else { return nil }
-            self.init(ipv4: quad[0], quad[1], quad[2], quad[3])
+        if let quad = parseIPv4(text.utf8) {
+            self.init(ipv4: UInt8(quad >> 24), UInt8(quad >> 16 & 0xFF), UInt8(quad >> 8 & 0xFF), UInt8(quad & 0xFF))
+            return
         }
+        let utf8 = Array(text.utf8)
+        guard utf8.contains(UInt8(ascii: ":")), let bytes = parseIPv6(utf8[...]) else { return nil }
+        self.init(bytes: bytes)
     }
 }
 
-/// Four decimal parts 0-255, no leading zeros.
-private func parseIPv4(_ text: ArraySlice<UInt8>) -> [UInt8]? {
-    let parts = text.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-    guard parts.count == 4 else { return nil }
-    var quad: [UInt8] = []
-    for part in parts {
-        guard (1...3).contains(part.count), part.allSatisfy(isDecimalDigit),
-              part.count == 1 || part.first != UInt8(ascii: "0") else { return nil }
-        let value = part.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-        guard value <= 255 else { return nil }
-        quad.append(UInt8(value))
+/// Four decimal parts 0-255, no leading zeros, as one big-endian number.
+/// Read byte by byte without allocating: every line of a trace has two.
+private func parseIPv4(_ text: some Sequence<UInt8>) -> UInt32? {
+    var address: UInt32 = 0
+    var part = 0
+    var digits = 0
+    var dots = 0
+    for byte in text {
+        if byte == UInt8(ascii: ".") {
+            guard digits > 0, dots < 3 else { return nil }
+            address = address << 8 | UInt32(part)
+            dots += 1
+            part = 0
+            digits = 0
+            continue
+        }
+        // A second digit after a leading zero is an ambiguous (octal) spelling.
+        guard isDecimalDigit(byte), digits < 3, digits == 0 || part != 0 else { return nil }
+        part = part * 10 + Int(byte - UInt8(ascii: "0"))
+        digits += 1
+        guard part <= 255 else { return nil }
     }
-    return quad
+    guard digits > 0, dots == 3 else { return nil }
+    return address << 8 | UInt32(part)
 }
 
 /// Eight 16-bit groups, at most one "::" standing for one or more zero
@@ -69,8 +79,8 @@ private func parseGroups(_ text: ArraySlice<UInt8>, endsAddress: Bool) -> [UInt1
     for (position, part) in parts.enumerated() {
         if endsAddress && position == parts.count - 1 && part.contains(UInt8(ascii: ".")) {
             guard let quad = parseIPv4(part) else { return nil }
-            groups.append(UInt16(quad[0]) << 8 | UInt16(quad[1]))
-            groups.append(UInt16(quad[2]) << 8 | UInt16(quad[3]))
+            groups.append(UInt16(quad >> 16))
+            groups.append(UInt16(quad & 0xFFFF))
             continue
         }
         guard (1...4).contains(part.count) else { return nil }
