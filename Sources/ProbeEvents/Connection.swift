@@ -77,6 +77,12 @@ public struct IPAddress: Equatable, Hashable, Sendable, CustomStringConvertible 
 
     public init() {}
 
+    /// The address from its two big-endian halves.
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 16, "an IPAddress holds 16 bytes")
         for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }

@@ -167,6 +167,12 @@ public struct Command: Equatable, Hashable, Sendable, CustomStringConvertible {
         withUnsafeMutableBytes(of: &bytes) { $0.copyBytes(from: padded) }
     }
 
+    /// The same from bytes in memory, without allocating.
+    public init(bytes text: UnsafeRawBufferPointer) {
+        let length = text.firstIndex(of: 0) ?? text.count
+        withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: text[..<min(length, 15)])) }
+    }
+
     init(_ raw: (CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar,
                  CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar)) {
         withUnsafeMutableBytes(of: &bytes) { destination in

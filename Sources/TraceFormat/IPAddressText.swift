@@ -9,13 +9,20 @@ extension IPAddress {
     /// anything else: zone ids, prefixes, IPv4 parts with leading zeros
     /// (ambiguous: octal to some parsers), spaces.
     public init?(text: some StringProtocol) {
-        if let quad = parseIPv4(text.utf8) {
+        var text = String(text)
+        guard let address = text.withUTF8({ IPAddress(utf8: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = address
+    }
+
+    /// The same reading from bytes, without allocating: every line of a
+    /// trace has two addresses.
+    init?(utf8 text: UnsafeRawBufferPointer) {
+        if let quad = parseIPv4(text) {
             self.init(ipv4: UInt8(quad >> 24), UInt8(quad >> 16 & 0xFF), UInt8(quad >> 8 & 0xFF), UInt8(quad & 0xFF))
             return
         }
-        let utf8 = Array(text.utf8)
-        guard utf8.contains(UInt8(ascii: ":")), let bytes = parseIPv6(utf8[...]) else { return nil }
-        self.init(bytes: bytes)
+        guard text.contains(UInt8(ascii: ":")), let groups = parseIPv6(text) else { return nil }
+        self.init(high: groups.high, low: groups.low)
     }
 }
 
@@ -47,49 +54,79 @@ private func parseIPv4(_ text: some Sequence<UInt8>) -> UInt32? {
 
 /// Eight 16-bit groups, at most one "::" standing for one or more zero
 /// groups, and optionally a dotted quad as the last two.
-private func parseIPv6(_ text: ArraySlice<UInt8>) -> [UInt8]? {
-    var head = text
-    var tail: ArraySlice<UInt8>?
-    if let gap = doubleColon(in: text) {
-        head = text[text.startIndex..<gap]
-        tail = text[(gap + 2)...]
+private func parseIPv6(_ text: UnsafeRawBufferPointer) -> IPv6Groups? {
+    var head = 0..<text.count
+    var tail: Range<Int>?
+    if let gap = doubleColon(in: text, head) {
+        head = 0..<gap
+        tail = gap + 2..<text.count
     }
-    guard let headGroups = parseGroups(head, endsAddress: tail == nil) else { return nil }
-    var groups = headGroups
+    var groups = IPv6Groups()
+    guard parseGroups(text, head, endsAddress: tail == nil, into: &groups) else { return nil }
     if let tail {
-        guard doubleColon(in: tail) == nil, let tailGroups = parseGroups(tail, endsAddress: true),
-              headGroups.count + tailGroups.count <= 7 else { return nil }
-        groups += repeatElement(0, count: 8 - headGroups.count - tailGroups.count)
-        groups += tailGroups
+        var tailGroups = IPv6Groups()
+        guard doubleColon(in: text, tail) == nil, parseGroups(text, tail, endsAddress: true, into: &tailGroups),
+              groups.count + tailGroups.count <= 7 else { return nil }
+        // The gap's zero groups, then the tail's.
+        groups.count = 8 - tailGroups.count
+        for index in 0..<tailGroups.count {
+            guard groups.append(tailGroups.group(at: index)) else { return nil }
+        }
     }
     guard groups.count == 8 else { return nil }
-    return groups.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+    return groups
 }
 
-private func doubleColon(in text: ArraySlice<UInt8>) -> Int? {
-    text.indices.first { $0 + 1 < text.endIndex && text[$0] == UInt8(ascii: ":") && text[$0 + 1] == UInt8(ascii: ":") }
+/// Up to eight groups, in order, as the address's two big-endian halves.
+private struct IPv6Groups {
+    var high: UInt64 = 0
+    var low: UInt64 = 0
+    var count = 0
+
+    /// False when all eight are taken.
+    mutating func append(_ group: UInt16) -> Bool {
+        guard count < 8 else { return false }
+        if count < 4 {
+            high |= UInt64(group) << (16 * (3 - count))
+        } else {
+            low |= UInt64(group) << (16 * (7 - count))
+        }
+        count += 1
+        return true
+    }
+
+    func group(at index: Int) -> UInt16 {
+        UInt16(truncatingIfNeeded: index < 4 ? high >> (16 * (3 - index)) : low >> (16 * (7 - index)))
+    }
+}
+
+private func doubleColon(in text: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+    range.first { $0 + 1 < range.upperBound && text[$0] == UInt8(ascii: ":") && text[$0 + 1] == UInt8(ascii: ":") }
 }
 
 /// Colon-separated groups of 1-4 hex digits; the last one of the address
 /// may be a dotted quad (two groups). Empty text is no groups.
-private func parseGroups(_ text: ArraySlice<UInt8>, endsAddress: Bool) -> [UInt16]? {
-    guard !text.isEmpty else { return [] }
-    let parts = text.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-    var groups: [UInt16] = []
-    for (position, part) in parts.enumerated() {
-        if endsAddress && position == parts.count - 1 && part.contains(UInt8(ascii: ".")) {
-            guard let quad = parseIPv4(part) else { return nil }
-            groups.append(UInt16(quad >> 16))
-            groups.append(UInt16(quad & 0xFFFF))
-            continue
+private func parseGroups(_ text: UnsafeRawBufferPointer, _ range: Range<Int>, endsAddress: Bool,
+                         into groups: inout IPv6Groups) -> Bool {
+    guard !range.isEmpty else { return true }
+    var partStart = range.lowerBound
+    while true {
+        let partEnd = (partStart..<range.upperBound).first { text[$0] == UInt8(ascii: ":") } ?? range.upperBound
+        let isLast = partEnd == range.upperBound
+        let part = UnsafeRawBufferPointer(rebasing: text[partStart..<partEnd])
+        if endsAddress && isLast && part.contains(UInt8(ascii: ".")) {
+            guard let quad = parseIPv4(part), groups.append(UInt16(quad >> 16)),
+                  groups.append(UInt16(quad & 0xFFFF)) else { return false }
+        } else {
+            guard (1...4).contains(part.count) else { return false }
+            var group: UInt16 = 0
+            for byte in part {
+                guard let digit = hexDigitValue(byte) else { return false }
+                group = group << 4 | UInt16(digit)
+            }
+            guard groups.append(group) else { return false }
         }
-        guard (1...4).contains(part.count) else { return nil }
-        var group: UInt16 = 0
-        for byte in part {
-            guard let digit = hexDigitValue(byte) else { return nil }
-            group = group << 4 | UInt16(digit)
-        }
-        groups.append(group)
+        if isLast { return true }
+        partStart = partEnd + 1
     }
-    return groups
 }

@@ -2,7 +2,7 @@ import ProbeEvents
 
 /// The top-level object of one trace line. Keys are read through `Field`,
 /// whose errors name the key, what it must be, and its column.
-final class LineObject {
+final class LineObject: EventLineFields {
     let bytes: UnsafeRawBufferPointer
     let members: [JSONMember]
     /// Byte offset of each member's value, in member order.
@@ -25,6 +25,10 @@ final class LineObject {
         return Field(key: key, value: members[position].value, offset: valueOffsets[position], line: bytes)
     }
 
+    subscript(key: EventKey) -> Field? {
+        self[key.text]
+    }
+
     /// The field, or an error naming the key and what it should have been.
     func require(_ key: String, _ expected: String) throws(LineError) -> Field {
         guard let field = self[key] else { throw LineError(column: nil, message: "missing key \(quoted(key)) (\(expected))") }
@@ -33,7 +37,7 @@ final class LineObject {
 }
 
 /// One member of a line's object, with typed readers.
-struct Field {
+struct Field: EventFieldReading {
     let key: String
     let value: JSONValue
     let offset: Int
@@ -49,6 +53,15 @@ struct Field {
     func string() throws(LineError) -> String {
         guard case .string(let text) = value else { throw failure("must be a string, got \(value.typeDescription)") }
         return text
+    }
+
+    func withStringBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) throws(LineError) -> Result {
+        var text = try string()
+        return text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+    }
+
+    func checkString() throws(LineError) {
+        _ = try string()
     }
 
     func bool() throws(LineError) -> Bool {

@@ -1,3 +1,5 @@
+import ProbeEvents
+
 /// Turns one line of a trace into a TraceEntry, and checks that event
 /// time never goes backwards from one event line to the next.
 struct TraceLineDecoder {
@@ -12,10 +14,22 @@ struct TraceLineDecoder {
     /// Drop reason names the trace's lines carry, by code: a replay on a
     /// machine without BTF names them as the recording machine did.
     private(set) var dropReasonNames: [UInt32: String] = [:]
+    /// Reads the agent's own event lines fast; the rest go to the parser.
+    private let scanner = AgentLineScanner()
 
     /// `terminated` is false for a last line without "\n", which is
     /// reported as truncated when it is not complete JSON.
     mutating func decode(_ bytes: UnsafeRawBufferPointer, line number: Int, terminated: Bool) throws(LineError) -> TraceEntry {
+        if let scanned = scanner.scan(bytes), order(of: scanned.event.monotonicNanoseconds) != .backwards {
+            accept(scanned.event.monotonicNanoseconds, line: number)
+            learnDropReason(of: scanned.event, name: scanned.dropReasonName)
+            return .event(scanned.event, line: number)
+        }
+        return try decodeParsed(bytes, line: number, terminated: terminated)
+    }
+
+    /// The general reading: the line parsed as JSON, then decoded by type.
+    mutating func decodeParsed(_ bytes: UnsafeRawBufferPointer, line number: Int, terminated: Bool) throws(LineError) -> TraceEntry {
         guard let firstByte = bytes.firstIndex(where: { !isJSONWhitespace($0) }) else {
             throw LineError(column: nil, message: "blank line (expected a JSON object)")
         }
@@ -32,12 +46,10 @@ struct TraceLineDecoder {
         }
         let line = LineObject(bytes: bytes, members: members, valueOffsets: parser.topLevelValueOffsets)
         let eventType = try line.require("event_type", "a string").string()
-        if EventLineDecoder.eventTypes.contains(eventType) {
-            let event = try EventLineDecoder.decode(line, eventType: eventType)
+        if let type = EventLineDecoder.LineType.byName[eventType] {
+            let event = try EventLineDecoder.decode(line, type: type)
             try checkOrder(event.monotonicNanoseconds, of: line, number: number)
-            if event.kind == .drop, dropReasonNames[event.dropReason] == nil, let name = try? line["reason"]?.string() {
-                dropReasonNames[event.dropReason] = name
-            }
+            learnDropReason(of: event, name: try? line["reason"]?.string())
             return .event(event, line: number)
         }
         if eventType == IdentityLineDecoder.eventType {
@@ -52,18 +64,38 @@ struct TraceLineDecoder {
         return .passthrough(eventType: eventType, bytes: Array(bytes), line: number)
     }
 
-    private mutating func checkOrder(_ time: UInt64, of line: LineObject, number: Int) throws(LineError) {
-        if let previous = previousEvent, time < previous.nanoseconds, previous.nanoseconds - time <= reorderTolerance {
+    private enum Order {
+        case inOrder, reordered, backwards
+    }
+
+    private func order(of time: UInt64) -> Order {
+        guard let previous = previousEvent, time < previous.nanoseconds else { return .inOrder }
+        return previous.nanoseconds - time <= reorderTolerance ? .reordered : .backwards
+    }
+
+    /// Counts an event accepted out of order, or makes it the latest.
+    private mutating func accept(_ time: UInt64, line number: Int) {
+        if order(of: time) == .reordered {
             reorderedEvents += 1
-            return
+        } else {
+            previousEvent = (time, number)
         }
-        if let previous = previousEvent, time < previous.nanoseconds {
+    }
+
+    private mutating func learnDropReason(of event: ProbeEvent, name: @autoclosure () -> String?) {
+        if event.kind == .drop, dropReasonNames[event.dropReason] == nil, let name = name() {
+            dropReasonNames[event.dropReason] = name
+        }
+    }
+
+    private mutating func checkOrder(_ time: UInt64, of line: LineObject, number: Int) throws(LineError) {
+        if let previous = previousEvent, order(of: time) == .backwards {
             let source = line["ktime_ns"] ?? line["ts"]
             let name = line["ktime_ns"] == nil ? "ts × 1000000" : "ktime_ns"
             throw LineError(
                 column: source?.column,
                 message: "time goes backwards: \(name) \(time) is smaller than the previous event's \(previous.nanoseconds) (line \(previous.line))")
         }
-        previousEvent = (time, number)
+        accept(time, line: number)
     }
 }

@@ -9,7 +9,7 @@ import XCTest
 final class FuzzTests: XCTestCase {
     static let interesting: [UInt8] = Array("{}[],:\"\\0123456789eE.-+ \t\rtfnu".utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xBF, 0xC0, 0xC3, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF]
 
-    func baseLines(_ generator: inout SeededGenerator) -> [[UInt8]] {
+    static func baseLines(_ generator: inout SeededGenerator) -> [[UInt8]] {
         var events = EventGenerator(generator: generator)
         defer { generator = events.generator }
         var lines = (0..<60).map { _ in encodedLine(events.event(at: UInt64.random(in: 0...(1 << 62), using: &events.generator))) }
@@ -22,7 +22,7 @@ final class FuzzTests: XCTestCase {
         return lines
     }
 
-    func mutate(_ line: [UInt8], _ generator: inout SeededGenerator) -> [UInt8] {
+    static func mutate(_ line: [UInt8], _ generator: inout SeededGenerator) -> [UInt8] {
         var bytes = line
         for _ in 0..<Int.random(in: 1...4, using: &generator) {
             let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &generator)
@@ -63,7 +63,7 @@ final class FuzzTests: XCTestCase {
 
     func testMutatedAndRandomLines() throws {
         var generator = SeededGenerator(seed: 0xF022)
-        let bases = baseLines(&generator)
+        let bases = Self.baseLines(&generator)
         var lines: [[UInt8]] = []
         for round in 0..<4000 {
             if round % 8 == 0 {
@@ -71,7 +71,7 @@ final class FuzzTests: XCTestCase {
                     Bool.random(using: &generator) ? Self.interesting.randomElement(using: &generator)! : UInt8.random(in: 0...255, using: &generator)
                 })
             } else {
-                lines.append(mutate(bases.randomElement(using: &generator)!, &generator))
+                lines.append(Self.mutate(bases.randomElement(using: &generator)!, &generator))
             }
         }
         var decoded = 0
