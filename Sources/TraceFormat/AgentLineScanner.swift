@@ -3,70 +3,50 @@ import Glibc
 #endif
 import ProbeEvents
 
-/// Reads the agent's own event lines without building a JSON tree: one pass
-/// notes where each key's value is, then EventLineDecoder reads the event
-/// from those places exactly as it reads the general parser's tree.
+/// Reads the agent's own event lines in one pass, without building a JSON
+/// tree: nine lines in ten of a day-long trace are these.
 ///
-/// It takes only the plain layout the agent writes: one flat object, no
-/// whitespace, strings of ASCII without escapes or control bytes, integers as bare
-/// digits. For anything else, and for any value the decoder would refuse,
-/// it answers nil and the general parser reads the line (and reports its
-/// errors), so a line decodes to the same event either way.
+/// It takes a line only in the exact layout EventLineEncoder writes — its
+/// keys in its order, no whitespace, strings of ASCII without escapes or
+/// control bytes, integers as bare digits, a process's identity fields
+/// where the encoder puts them — and reads each value as EventLineDecoder
+/// does. For anything else, including any value the decoder would refuse,
+/// it answers nil and the JSON parser reads the line (and reports its
+/// errors). AgentLineScannerTests hold the two readings to the same events.
 struct AgentLineScanner {
-    /// What the scan found: the event, and the drop reason's name when the
-    /// line is a kernel drop.
+    /// The event, and the drop reason's name when the line is a kernel drop.
     struct Scanned {
         var event: ProbeEvent
         var dropReasonName: String?
     }
 
-    /// Where the scan keeps what it found (shared by copies of the scanner,
-    /// like the decoder that holds it: one reader uses it at a time).
-    private let places = ValuePlaces()
+    /// Shared by copies of the scanner, like the decoder that holds it:
+    /// one reader uses it at a time.
+    private let tables = ScanTables()
 
-    /// The event on the line, or nil when the line is not in the agent's
-    /// plain layout, is not an event line, or would not decode.
     func scan(_ bytes: UnsafeRawBufferPointer) -> Scanned? {
         guard let base = bytes.baseAddress, bytes.count >= 2 else { return nil }
-        let text = base.assumingMemoryBound(to: UInt8.self)
-        guard let seen = places.locateValues(text, count: bytes.count) else { return nil }
-        let line = ScannedLine(text: bytes, seen: seen, places: places.values)
-        guard let type = line.lineType, let event = try? EventLineDecoder.decode(line, type: type) else { return nil }
-        let reason = event.kind == .drop ? try? line[.reason]?.string() : nil
-        return Scanned(event: event, dropReasonName: reason)
+        var line = PlainLine(text: base.assumingMemoryBound(to: UInt8.self), count: bytes.count, tables: tables)
+        return line.scanned()
     }
 }
 
-/// Per key (EventKey.rawValue): where its value starts (its first byte,
-/// the quote of a string) and ends (one past it); and the keys the decoder
-/// does not read (a process's identity fields), kept only to find
-/// duplicates. Fixed buffers, so a scan allocates nothing.
-private final class ValuePlaces {
-    static let keyCount = EventKey.allCases.count
-    /// A line with more keys the decoder does not read goes to the parser.
-    static let otherKeyLimit = 24
-    /// `"key":` as little-endian words, zero-padded: the longest is 20 bytes.
+/// The keys as the encoder writes them (`"key":`), as words to compare
+/// eight bytes at a time; and room for the keys of identity fields.
+private final class ScanTables {
     static let wordsPerKey = 3
+    /// Identity fields a line may have (the launcher's and the cgroup's).
+    static let otherKeyLimit = 32
 
-    /// Start and end of each key's value: 2 × keyCount.
-    let values = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * keyCount)
-    /// Start and end of each other key: 2 × otherKeyLimit.
-    private let otherKeys = UnsafeMutablePointer<Int>.allocate(capacity: 2 * otherKeyLimit)
-    /// Each key as `"key":`, in words, with the mask of each word's bytes
-    /// and the length; and the keys alone, one after the other.
-    private let quotedKeyWords = UnsafeMutablePointer<UInt64>.allocate(capacity: wordsPerKey * keyCount)
-    private let quotedKeyMasks = UnsafeMutablePointer<UInt64>.allocate(capacity: wordsPerKey * keyCount)
-    private let quotedKeyLengths = UnsafeMutablePointer<Int>.allocate(capacity: keyCount)
-    private let keyBytes: [UInt8]
-    private let keyStarts: [Int]
+    let quotedKeyWords = UnsafeMutablePointer<UInt64>.allocate(capacity: wordsPerKey * EventKey.allCases.count)
+    let quotedKeyMasks = UnsafeMutablePointer<UInt64>.allocate(capacity: wordsPerKey * EventKey.allCases.count)
+    let quotedKeyLengths = UnsafeMutablePointer<Int>.allocate(capacity: EventKey.allCases.count)
+    /// Start and end of each identity key of the line being read.
+    let otherKeys = UnsafeMutablePointer<Int>.allocate(capacity: 2 * otherKeyLimit)
 
     init() {
-        var keyBytes: [UInt8] = []
-        var keyStarts = [0]
         for key in EventKey.allCases {
             let name = UnsafeRawBufferPointer(start: key.name.utf8Start, count: key.name.utf8CodeUnitCount)
-            keyBytes += name
-            keyStarts.append(keyBytes.count)
             let quoted = [UInt8(ascii: "\"")] + name + [UInt8(ascii: "\""), UInt8(ascii: ":")]
             precondition(quoted.count <= 8 * Self.wordsPerKey, "an event key is longer than the scanner compares")
             quotedKeyLengths[key.rawValue] = quoted.count
@@ -81,140 +61,251 @@ private final class ValuePlaces {
                 quotedKeyMasks[Self.wordsPerKey * key.rawValue + word] = mask
             }
         }
-        self.keyBytes = keyBytes
-        self.keyStarts = keyStarts
     }
 
     deinit {
-        values.deallocate()
-        otherKeys.deallocate()
         quotedKeyWords.deallocate()
         quotedKeyMasks.deallocate()
         quotedKeyLengths.deallocate()
+        otherKeys.deallocate()
+    }
+}
+
+/// A cursor over one line. Every reader returns nil (or false) at the first
+/// byte outside the plain layout, and the line goes to the parser.
+private struct PlainLine {
+    let text: UnsafePointer<UInt8>
+    let count: Int
+    let tables: ScanTables
+    /// The byte before the next member: the '{' at 0, then each ','.
+    var index = 0
+
+    init(text: UnsafePointer<UInt8>, count: Int, tables: ScanTables) {
+        self.text = text
+        self.count = count
+        self.tables = tables
     }
 
-    /// One pass over the line: the set of keys found (bit per EventKey),
-    /// their values' places in `values`; nil when the line is not in the
-    /// plain layout or repeats a key.
-    func locateValues(_ text: UnsafePointer<UInt8>, count: Int) -> UInt64? {
-        guard text[0] == UInt8(ascii: "{"), text[count - 1] == UInt8(ascii: "}") else { return nil }
-        var seen: UInt64 = 0
-        var otherKeyCount = 0
-        var expectedKey = 0
-        var index = 1
-        while true {
-            // The key the agent writes next, quotes and colon included; any
-            // other key is read as a string and looked up.
-            var known = -1
-            // (The agent leaves out the keys a line does not use: try those after it.)
-            var candidate = expectedKey
-            while candidate < Self.keyCount {
-                if startsWithQuotedKey(candidate, text + index, available: count - index) {
-                    known = candidate
-                    index += quotedKeyLengths[candidate]
-                    break
+    /// The line's event, read in the encoder's order (EventLineEncoder.encode).
+    mutating func scanned() -> AgentLineScanner.Scanned? {
+        guard at(.ts), unsigned() != nil,
+              at(.eventType), let typeName = string(), let type = lineType(typeName),
+              at(.entityID), string() != nil,
+              at(.pid), let pid = unsigned().flatMap(UInt32.init(exactly:)),
+              at(.value), let value = string() else { return nil }
+        var event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
+        event.owner.pid = pid
+        var reasonName: String?
+        if type == .processExit {
+            guard readCommand(into: &event), at(.cgroupID), let cgroupID = unsigned(), skipIdentityFields(),
+                  at(.exitCode), let exitCode = unsigned().flatMap(UInt32.init(exactly:)) else { return nil }
+            event.owner.cgroupID = cgroupID
+            event.dropReason = exitCode
+        } else {
+            if at(.tid) {
+                guard let tid = unsigned().flatMap(UInt32.init(exactly:)), readCommand(into: &event),
+                      at(.uid), let uid = unsigned().flatMap(UInt32.init(exactly:)),
+                      at(.cgroupID), let cgroupID = unsigned(), skipIdentityFields() else { return nil }
+                event.owner.tid = tid
+                event.owner.uid = uid
+                event.owner.cgroupID = cgroupID
+            }
+            guard at(.attribution), let source: SocketOwner.Source = named(), at(.family), let family: AddressFamily = named(),
+                  at(.saddr), let localAddress = address(), at(.sport), let localPort = unsigned().flatMap(UInt16.init(exactly:)),
+                  at(.daddr), let remoteAddress = address(), at(.dport), let remotePort = unsigned().flatMap(UInt16.init(exactly:))
+            else { return nil }
+            event.owner.source = source
+            event.connection = Connection(family: family, localAddress: localAddress, localPort: localPort,
+                                          remoteAddress: remoteAddress, remotePort: remotePort)
+            if at(.tcpState) {
+                guard let state: TCPState = named() else { return nil }
+                event.connection.state = state
+            }
+            switch type {
+            case .retransmit, .failedRetransmit:
+                guard let segments = Self.segmentCount(value), at(.cause), let cause: RetransmitCause = named(),
+                      at(.caState), let caState: CongestionState = named(), readTiming(into: &event),
+                      at(.packetsOut), let packetsOut = unsigned().flatMap(UInt8.init(exactly:)) else { return nil }
+                event.kind = cause == .synAck ? .synAckRetransmit : .retransmit
+                event.segments = segments
+                event.cause = cause
+                event.congestionState = caState
+                event.packetsOut = packetsOut
+                if type == .failedRetransmit {
+                    // -errno, never 0 (EventLineDecoder.failure).
+                    guard at(.error), string() != nil, at(.errno), let errno = signed().flatMap(Int32.init(exactly:)),
+                          errno != 0, errno != .min else { return nil }
+                    event.error = -errno
                 }
-                candidate &+= 1
+            case .congestionState:
+                guard let state: CongestionState = Self.named(value), at(.previousCAState),
+                      let previous: CongestionState = named(), readTiming(into: &event) else { return nil }
+                event.kind = .congestionState
+                event.congestionState = state
+                event.previousCongestionState = previous
+            case .kernelDrop:
+                guard at(.reason), let reason = string(), at(.reasonCode),
+                      let code = unsigned().flatMap(UInt32.init(exactly:)) else { return nil }
+                event.kind = .drop
+                event.dropReason = code
+                reasonName = String(decoding: reason, as: UTF8.self)
+            case .processExit:
+                return nil
             }
-            if known < 0 {
-                guard text[index] == UInt8(ascii: "\""),
-                      let keyEnd = Self.plainStringEnd(text, from: index + 1, count: count),
-                      keyEnd + 1 < count, text[keyEnd + 1] == UInt8(ascii: ":") else { return nil }
-                let keyStart = index + 1
-                index = keyEnd + 2
-                if let found = knownKey(text + keyStart, length: keyEnd - keyStart) {
-                    known = found
-                } else {
-                    guard otherKeyCount < Self.otherKeyLimit else { return nil }
-                    for other in 0..<otherKeyCount {
-                        let start = otherKeys[2 * other], end = otherKeys[2 * other + 1]
-                        guard end - start != keyEnd - keyStart || memcmp(text + start, text + keyStart, end - start) != 0 else {
-                            return nil
-                        }
-                    }
-                    otherKeys[2 * otherKeyCount] = keyStart
-                    otherKeys[2 * otherKeyCount + 1] = keyEnd
-                    otherKeyCount += 1
-                }
-            }
-            let valueStart = index
-            guard index < count else { return nil }
-            if text[index] == UInt8(ascii: "\"") {
-                guard let end = Self.plainStringEnd(text, from: index + 1, count: count) else { return nil }
-                index = end + 1
-            } else {
-                if text[index] == UInt8(ascii: "-") { index += 1 }
-                guard index < count, isDecimalDigit(text[index]) else { return nil }
-                if text[index] == UInt8(ascii: "0") {
-                    index += 1
-                } else {
-                    while index < count, isDecimalDigit(text[index]) { index += 1 }
-                }
-            }
-            // The last byte is the '}', so a value never reaches the end.
-            guard index < count else { return nil }
-            if known >= 0 {
-                let bit: UInt64 = 1 &<< UInt64(known)
-                guard seen & bit == 0 else { return nil }
-                seen |= bit
-                values[2 &* known] = Int32(truncatingIfNeeded: valueStart)
-                values[2 &* known &+ 1] = Int32(truncatingIfNeeded: index)
-                expectedKey = known &+ 1
-            }
-            let separator = text[index]
-            index += 1
-            if separator == UInt8(ascii: ",") { continue }
-            guard separator == UInt8(ascii: "}"), index == count else { return nil }
-            return seen
+            guard at(.socketCookie), let cookie = unsigned(), at(.socketCgroupID), let socketCgroupID = unsigned(),
+                  at(.netns), let netns = unsigned().flatMap(UInt32.init(exactly:)) else { return nil }
+            event.socketCookie = cookie
+            event.socketCgroupID = socketCgroupID
+            event.networkNamespace = netns
         }
+        guard at(.ktimeNs), let time = unsigned(), index == count - 1, text[index] == UInt8(ascii: "}") else { return nil }
+        event.monotonicNanoseconds = time
+        return AgentLineScanner.Scanned(event: event, dropReasonName: reasonName)
     }
 
-    /// Whether `text` starts with `"key":` for EventKey `key`: a word
-    /// compare each eight bytes where the line has them.
-    @inline(__always)
-    private func startsWithQuotedKey(_ key: Int, _ text: UnsafePointer<UInt8>, available: Int) -> Bool {
-        let length = quotedKeyLengths[key]
-        guard available > length else { return false }
-        var offset = 0
-        var word = Self.wordsPerKey &* key
-        while offset < length {
-            let loaded: UInt64
-            if available - offset >= 8 {
-                loaded = UnsafeRawPointer(text + offset).loadUnaligned(as: UInt64.self)
-            } else {
-                var bytes: UInt64 = 0
-                for position in 0..<(length - offset) { bytes |= UInt64(text[offset + position]) << (8 * position) }
-                loaded = bytes
-            }
-            guard loaded & quotedKeyMasks[word] == quotedKeyWords[word] else { return false }
-            offset &+= 8
-            word &+= 1
-        }
+    // MARK: Values as EventLineDecoder reads them
+
+    private mutating func readCommand(into event: inout ProbeEvent) -> Bool {
+        // No NUL can be in a plain string; the decoder refuses longer comms.
+        guard at(.comm), let comm = string(), comm.count <= 15 else { return false }
+        event.owner.command = Command(bytes: comm)
         return true
     }
 
-    /// The index of the quote that closes a string starting at `start`, when
-    /// every byte before it is ASCII, not a control byte and not a backslash.
-    /// Eight bytes at a time while none of them is special.
-    private static func plainStringEnd(_ text: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int? {
-        var index = start
-        while index &+ 8 <= count {
-            let word = UnsafeRawPointer(text + index).loadUnaligned(as: UInt64.self)
-            guard !hasSpecialByte(word) else { break }
-            index &+= 8
+    private mutating func readTiming(into event: inout ProbeEvent) -> Bool {
+        guard at(.backoff), let backoff = unsigned().flatMap(UInt8.init(exactly:)),
+              at(.srttUs), let srtt = unsigned().flatMap(UInt32.init(exactly:)),
+              at(.rtoUs), let rto = unsigned().flatMap(UInt32.init(exactly:)) else { return false }
+        event.backoff = backoff
+        event.smoothedRTTMicroseconds = srtt
+        event.retransmitTimeoutMicroseconds = rto
+        return true
+    }
+
+    /// A retransmit's `value`: decimal digits without a leading zero, up to UInt32.max.
+    private static func segmentCount(_ digits: UnsafeRawBufferPointer) -> UInt32? {
+        guard !digits.isEmpty, digits.count == 1 || digits[0] != UInt8(ascii: "0") else { return nil }
+        var count: UInt32 = 0
+        for digit in digits {
+            guard isDecimalDigit(digit) else { return nil }
+            let (times10, overflow) = count.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = times10.addingReportingOverflow(UInt32(digit - UInt8(ascii: "0")))
+            guard !overflow, !carry else { return nil }
+            count = sum
         }
-        while index < count {
-            let byte = text[index]
-            if byte == UInt8(ascii: "\"") { return index }
+        return count
+    }
+
+    private func lineType(_ name: UnsafeRawBufferPointer) -> EventLineDecoder.LineType? {
+        EventLineDecoder.LineType.allCases.first { Self.equals(name, $0.name) }
+    }
+
+    private mutating func named<T: NamedValue>() -> T? {
+        string().flatMap(Self.named)
+    }
+
+    private static func named<T: NamedValue>(_ name: UnsafeRawBufferPointer) -> T? {
+        T.namedValues.first { equals(name, $0.name) }
+    }
+
+    private static func equals(_ bytes: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
+        bytes.count == name.utf8CodeUnitCount && memcmp(bytes.baseAddress!, name.utf8Start, bytes.count) == 0
+    }
+
+    private mutating func address() -> IPAddress? {
+        string().flatMap(IPAddress.init(utf8:))
+    }
+
+    // MARK: The plain layout
+
+    /// Whether the next member's key is `key`: then the cursor moves to its value.
+    @inline(__always)
+    private mutating func at(_ key: EventKey) -> Bool {
+        guard index < count, text[index] == (index == 0 ? UInt8(ascii: "{") : UInt8(ascii: ",")) else { return false }
+        let start = index + 1
+        let length = tables.quotedKeyLengths[key.rawValue]
+        let available = count - start
+        guard available > length else { return false }
+        var offset = 0
+        var word = ScanTables.wordsPerKey &* key.rawValue
+        while offset < length {
+            var loaded: UInt64 = 0
+            if available - offset >= 8 {
+                loaded = UnsafeRawPointer(text + start + offset).loadUnaligned(as: UInt64.self)
+            } else {
+                for position in 0..<(length - offset) { loaded |= UInt64(text[start + offset + position]) << (8 * position) }
+            }
+            guard loaded & tables.quotedKeyMasks[word] == tables.quotedKeyWords[word] else { return false }
+            offset &+= 8
+            word &+= 1
+        }
+        index = start + length
+        return true
+    }
+
+    /// Whether the next member's key is `key`, without moving.
+    private mutating func isAt(_ key: EventKey) -> Bool {
+        let start = index
+        defer { index = start }
+        return at(key)
+    }
+
+    /// Digits without a sign or a leading zero, up to UInt64.max.
+    @inline(__always)
+    private mutating func unsigned() -> UInt64? {
+        let start = index
+        while index < count, isDecimalDigit(text[index]) { index &+= 1 }
+        let digits = index - start
+        guard digits > 0, digits == 1 || text[start] != UInt8(ascii: "0") else { return nil }
+        var value: UInt64 = 0
+        if digits <= 19 {
+            for position in start..<index { value = value &* 10 &+ UInt64(text[position] &- UInt8(ascii: "0")) }
+            return value
+        }
+        for position in start..<index {
+            let (times10, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = times10.addingReportingOverflow(UInt64(text[position] &- UInt8(ascii: "0")))
+            guard !overflow, !carry else { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    /// An integer with an optional '-', within Int64.
+    private mutating func signed() -> Int64? {
+        guard index < count else { return nil }
+        let negative = text[index] == UInt8(ascii: "-")
+        if negative { index &+= 1 }
+        guard let magnitude = unsigned() else { return nil }
+        if !negative { return Int64(exactly: magnitude) }
+        return magnitude == UInt64(Int64.max) + 1 ? .min : Int64(exactly: magnitude).map { -$0 }
+    }
+
+    /// A string's bytes between its quotes: ASCII without control bytes,
+    /// quotes or backslashes. Eight bytes at a time while none is special.
+    private mutating func string() -> UnsafeRawBufferPointer? {
+        guard index < count, text[index] == UInt8(ascii: "\"") else { return nil }
+        let start = index + 1
+        var position = start
+        while position &+ 8 <= count {
+            guard !Self.hasSpecialByte(UnsafeRawPointer(text + position).loadUnaligned(as: UInt64.self)) else { break }
+            position &+= 8
+        }
+        while position < count {
+            let byte = text[position]
+            if byte == UInt8(ascii: "\"") {
+                index = position + 1
+                return UnsafeRawBufferPointer(start: text + start, count: position - start)
+            }
             guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { return nil }
-            index &+= 1
+            position &+= 1
         }
         return nil
     }
 
     /// Whether any byte of `word` is a quote, a backslash, a control byte
-    /// or not ASCII (the bit tricks of "Bit Twiddling Hacks": a byte below n
-    /// sets its high bit in (word - n per byte) & ~word).
+    /// or not ASCII ("Bit Twiddling Hacks": a byte below n sets its high bit
+    /// in (word - n per byte) & ~word).
     @inline(__always)
     private static func hasSpecialByte(_ word: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
@@ -226,121 +317,28 @@ private final class ValuePlaces {
         return (control | quote | backslash | (word & highs)) != 0
     }
 
-    /// The EventKey spelled by a key that is not the expected one.
-    private func knownKey(_ key: UnsafePointer<UInt8>, length: Int) -> Int? {
-        keyBytes.withUnsafeBufferPointer { keyBytes in
-            (0..<Self.keyCount).first {
-                keyStarts[$0 + 1] - keyStarts[$0] == length && memcmp(keyBytes.baseAddress! + keyStarts[$0], key, length) == 0
+    /// The identity fields the encoder puts after `cgroup_id` (keys the
+    /// decoder does not read, each a plain string or integer): skipped, as
+    /// long as no key repeats and none is one the decoder reads.
+    private mutating func skipIdentityFields() -> Bool {
+        var keys = 0
+        while index < count, text[index] == UInt8(ascii: ","), !isAt(.attribution), !isAt(.exitCode) {
+            index += 1
+            guard let key = string(), index < count, text[index] == UInt8(ascii: ":"), keys < ScanTables.otherKeyLimit,
+                  !EventKey.allCases.contains(where: { Self.equals(key, $0.name) }) else { return false }
+            let start = key.baseAddress! - UnsafeRawPointer(text)
+            for other in 0..<keys {
+                let otherStart = tables.otherKeys[2 * other], otherEnd = tables.otherKeys[2 * other + 1]
+                guard otherEnd - otherStart != key.count || memcmp(text + otherStart, key.baseAddress!, key.count) != 0 else {
+                    return false
+                }
             }
+            tables.otherKeys[2 * keys] = start
+            tables.otherKeys[2 * keys + 1] = start + key.count
+            keys += 1
+            index += 1
+            guard string() != nil || signed() != nil else { return false }
         }
-    }
-}
-
-/// A scanned line, read by EventLineDecoder through EventLineFields.
-private struct ScannedLine: EventLineFields {
-    let text: UnsafeRawBufferPointer
-    let seen: UInt64
-    /// ValuePlaces.values.
-    let places: UnsafePointer<Int32>
-
-    subscript(key: EventKey) -> ScannedField? {
-        guard seen & (1 << key.rawValue) != 0 else { return nil }
-        return ScannedField(key: key, text: text, start: Int(places[2 * key.rawValue]), end: Int(places[2 * key.rawValue + 1]))
-    }
-
-    /// The event type named by `event_type`, when it is one.
-    var lineType: EventLineDecoder.LineType? {
-        guard let field = self[.eventType], field.isString else { return nil }
-        return EventLineDecoder.LineType.allCases.first { field.contentEquals($0.name) }
-    }
-}
-
-/// A value of the plain layout: a string without escapes, or bare digits.
-private struct ScannedField: EventFieldReading {
-    let key: EventKey
-    let text: UnsafeRawBufferPointer
-    /// The value's first byte (a string's opening quote) and one past its last.
-    let start: Int
-    let end: Int
-
-    var isString: Bool { text[start] == UInt8(ascii: "\"") }
-
-    /// A string's bytes between its quotes.
-    var content: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: text[start + 1..<end - 1]) }
-
-    func contentEquals(_ name: StaticString) -> Bool {
-        name.utf8CodeUnitCount == end - start - 2 && memcmp(name.utf8Start, text.baseAddress! + start + 1, end - start - 2) == 0
-    }
-
-    func failure(_ message: String) -> LineError {
-        LineError(column: start + 1, message: "\(quoted(key.text)) \(message)")
-    }
-
-    func checkString() throws(LineError) {
-        guard isString else { throw failure("must be a string") }
-    }
-
-    func string() throws(LineError) -> String {
-        try checkString()
-        return String(decoding: content, as: UTF8.self)
-    }
-
-    func withStringBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) throws(LineError) -> Result {
-        try checkString()
-        return body(content)
-    }
-
-    func integer<T: FixedWidthInteger>() throws(LineError) -> T {
-        guard !isString else { throw failure("must be a number") }
-        // The scan let through only an optional '-' and digits.
-        let digits = text.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        let negative = digits[start] == UInt8(ascii: "-")
-        var index = negative ? start + 1 : start
-        var magnitude: UInt64 = 0
-        if end - index <= 19 {
-            while index < end {
-                magnitude = magnitude &* 10 &+ UInt64(digits[index] &- UInt8(ascii: "0"))
-                index &+= 1
-            }
-        } else {
-            while index < end {
-                let (times10, overflow) = magnitude.multipliedReportingOverflow(by: 10)
-                let (sum, carry) = times10.addingReportingOverflow(UInt64(digits[index] &- UInt8(ascii: "0")))
-                guard !overflow, !carry else { throw failure("must fit 64 bits") }
-                magnitude = sum
-                index &+= 1
-            }
-        }
-        let exact: T?
-        if !negative {
-            exact = T(exactly: magnitude)
-        } else if T.isSigned, magnitude <= UInt64(Int64.max) + 1 {
-            exact = T(exactly: magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude))
-        } else {
-            exact = nil
-        }
-        guard let exact else { throw failure("must be an integer from \(T.min) to \(T.max)") }
-        return exact
-    }
-
-    func named<T: NamedValue>() throws(LineError) -> T {
-        try checkString()
-        guard let found = T.namedValues.first(where: { contentEquals($0.name) }) else {
-            throw failure("must be one of \(T.allNames)")
-        }
-        return found
-    }
-
-    func address() throws(LineError) -> IPAddress {
-        try checkString()
-        guard let address = IPAddress(utf8: content) else { throw failure("must be an IPv4 or IPv6 address") }
-        return address
-    }
-
-    func command() throws(LineError) -> Command {
-        try checkString()
-        // The scan let no NUL through; the general reading rejects longer ones.
-        guard end - start - 2 <= 15 else { throw failure("must be at most 15 bytes") }
-        return Command(bytes: content)
+        return true
     }
 }

@@ -11,8 +11,7 @@ import ProbeEvents
 /// {"ts":1710000000000,"event_type":"transport.drop","entity_id":"network-pid-1024","pid":1024,"value":"1"},
 /// decodes (a retransmit of 1 segment by pid 1024, nothing else known).
 ///
-/// The same reading serves both ways a line is read (EventLineFields): the
-/// general JSON tree, and the scan of the agent's own layout.
+/// AgentLineScanner reads the agent's own lines the same way, faster.
 enum EventLineDecoder {
     /// The event types, by their `event_type`.
     enum LineType: CaseIterable {
@@ -31,7 +30,7 @@ enum EventLineDecoder {
         static let byName: [String: LineType] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name.description, $0) })
     }
 
-    static func decode<Line: EventLineFields>(_ line: Line, type: LineType) throws(LineError) -> ProbeEvent {
+    static func decode(_ line: LineObject, type: LineType) throws(LineError) -> ProbeEvent {
         // The contract's keys first, in their order, then the context.
         let time = try time(of: line)
         try line.require(.entityID, "a string").checkString()
@@ -74,7 +73,7 @@ enum EventLineDecoder {
     }
 
     /// `ktime_ns`, else `ts` (wall-clock ms) in nanoseconds.
-    private static func time<Line: EventLineFields>(of line: Line) throws(LineError) -> UInt64 {
+    private static func time(of line: LineObject) throws(LineError) -> UInt64 {
         let ts = try line.require(.ts, "a number")
         let milliseconds: UInt64 = try ts.integer()
         if let ktime = line[.ktimeNs] { return try ktime.integer() }
@@ -83,7 +82,7 @@ enum EventLineDecoder {
         return nanoseconds
     }
 
-    private static func owner<Line: EventLineFields>(pid: UInt32, in line: Line) throws(LineError) -> SocketOwner {
+    private static func owner(pid: UInt32, in line: LineObject) throws(LineError) -> SocketOwner {
         SocketOwner(
             pid: pid,
             tid: try line[.tid]?.integer() ?? 0,
@@ -93,7 +92,7 @@ enum EventLineDecoder {
             source: try line[.attribution]?.named() ?? .none)
     }
 
-    private static func connection<Line: EventLineFields>(in line: Line) throws(LineError) -> Connection {
+    private static func connection(in line: LineObject) throws(LineError) -> Connection {
         Connection(
             family: try line[.family]?.named() ?? .unspecified,
             localAddress: try line[.saddr]?.address() ?? IPAddress(),
@@ -104,7 +103,7 @@ enum EventLineDecoder {
     }
 
     /// `value` of a retransmit: the segment count as a decimal string.
-    private static func segments(in value: some EventFieldReading) throws(LineError) -> UInt32 {
+    private static func segments(in value: Field) throws(LineError) -> UInt32 {
         let count = try value.withStringBytes { digits -> UInt32? in
             guard !digits.isEmpty, digits.allSatisfy(isDecimalDigit), digits.count == 1 || digits[0] != UInt8(ascii: "0") else {
                 return nil
@@ -126,12 +125,12 @@ enum EventLineDecoder {
 
     /// The ProbeEvent error of a failed retransmit: -errno, never 0.
     /// Traces recorded before these keys existed have none: 0, unknown.
-    private static func decodeTiming<Line: EventLineFields>(in line: Line, into event: inout ProbeEvent) throws(LineError) {
+    private static func decodeTiming(in line: LineObject, into event: inout ProbeEvent) throws(LineError) {
         event.smoothedRTTMicroseconds = try line[.srttUs]?.integer() ?? 0
         event.retransmitTimeoutMicroseconds = try line[.rtoUs]?.integer() ?? 0
     }
 
-    private static func failure<Line: EventLineFields>(in line: Line) throws(LineError) -> Int32 {
+    private static func failure(in line: LineObject) throws(LineError) -> Int32 {
         let field = try line.require(.errno, "a number")
         let errno: Int32 = try field.integer()
         guard errno != 0, errno != .min else {
@@ -187,38 +186,4 @@ enum EventKey: Int, CaseIterable {
     /// `name` as a String, made once.
     var text: String { Self.texts[rawValue] }
     private static let texts = allCases.map(\.name.description)
-}
-
-/// A line as EventLineDecoder reads it: fields by key.
-protocol EventLineFields {
-    associatedtype Field: EventFieldReading
-    subscript(key: EventKey) -> Field? { get }
-}
-
-extension EventLineFields {
-    /// The field, or an error naming the key and what it should have been.
-    func require(_ key: EventKey, _ expected: String) throws(LineError) -> Field {
-        guard let field = self[key] else {
-            throw LineError(column: nil, message: "missing key \(quoted(key.text)) (\(expected))")
-        }
-        return field
-    }
-}
-
-/// One field's value, read as what the decoder expects; a value of another
-/// type is an error located at the value.
-protocol EventFieldReading {
-    func failure(_ message: String) -> LineError
-    func string() throws(LineError) -> String
-    /// The string's UTF-8 bytes, without making a String where the line has them.
-    func withStringBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) throws(LineError) -> Result
-    /// Only checks that the value is a string.
-    func checkString() throws(LineError)
-    /// A whole number that fits `T` exactly.
-    func integer<T: FixedWidthInteger>() throws(LineError) -> T
-    /// One of the names the encoder writes for `T`.
-    func named<T: NamedValue>() throws(LineError) -> T
-    func address() throws(LineError) -> IPAddress
-    /// A comm (at most 15 bytes, no NUL).
-    func command() throws(LineError) -> Command
 }

@@ -2,7 +2,7 @@ import ProbeEvents
 
 /// The top-level object of one trace line. Keys are read through `Field`,
 /// whose errors name the key, what it must be, and its column.
-final class LineObject: EventLineFields {
+final class LineObject {
     let bytes: UnsafeRawBufferPointer
     let members: [JSONMember]
     /// Byte offset of each member's value, in member order.
@@ -30,6 +30,10 @@ final class LineObject: EventLineFields {
     }
 
     /// The field, or an error naming the key and what it should have been.
+    func require(_ key: EventKey, _ expected: String) throws(LineError) -> Field {
+        try require(key.text, expected)
+    }
+
     func require(_ key: String, _ expected: String) throws(LineError) -> Field {
         guard let field = self[key] else { throw LineError(column: nil, message: "missing key \(quoted(key)) (\(expected))") }
         return field
@@ -37,7 +41,7 @@ final class LineObject: EventLineFields {
 }
 
 /// One member of a line's object, with typed readers.
-struct Field: EventFieldReading {
+struct Field {
     let key: String
     let value: JSONValue
     let offset: Int

@@ -61,8 +61,11 @@ final class AgentLineScannerTests: XCTestCase {
             } else {
                 for _ in 0..<Int.random(in: 1...3, using: &generator) {
                     let position = Int.random(in: 0..<line.count, using: &generator)
-                    switch Int.random(in: 0..<3, using: &generator) {
+                    switch Int.random(in: 0..<4, using: &generator) {
                     case 0: line[position] = plainBytes.randomElement(using: &generator)!
+                    case 3 where isDecimalDigit(line[position]):
+                        // Numbers out of range, leading zeros, values the decoder refuses.
+                        line[position] = UInt8.random(in: UInt8(ascii: "0")...UInt8(ascii: "9"), using: &generator)
                     case 1: line.insert(plainBytes.randomElement(using: &generator)!, at: position)
                     default:
                         let end = min(line.count, position + Int.random(in: 1...30, using: &generator))
@@ -77,39 +80,57 @@ final class AgentLineScannerTests: XCTestCase {
             if scanned.event.kind == .drop { XCTAssertEqual(scanned.dropReasonName, reason, description) }
             agreed += 1
         }
-        XCTAssertGreaterThan(agreed, 600, "some mutations stay in the plain layout")
+        XCTAssertGreaterThan(agreed, 200, "some mutations stay in the plain layout")
     }
 
-    /// Lines outside the plain layout go to the parser, which reads them
-    /// (or reports them) as before.
+    /// Lines outside the encoder's plain layout go to the parser, which
+    /// reads them (or reports them) as before. Each is an encoded line with
+    /// one change.
     func testLinesOutsideThePlainLayoutAreLeftToTheParser() {
-        let plain = #"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"network-pid-1024","pid":1024,"value":"1","comm":"python3","ktime_ns":5}"#
-        XCTAssertNotNil(scanned(Array(plain.utf8)))
-        let table: [(String, Bool)] = [
-            (#"{"ts":1710000000000, "event_type":"transport.drop","entity_id":"e","pid":1,"value":"1"}"#, true),
-            (#" {"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1"}"#, true),
-            (#"{"ts":1.71e12,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1"}"#, true),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1","comm":"py\u0074hon"}"#, true),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"é","pid":1,"value":"1"}"#, true),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1","extra":[1]}"#, true),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1","extra":true}"#, true),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":-0,"value":"1"}"#, true),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1","job":"a","job":"b"}"#, false),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"pid":2,"value":"1"}"#, false),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":4294967296,"value":"1"}"#, false),
-            (#"{"ts":18446744073709551616,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1"}"#, false),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":01,"value":"1"}"#, false),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"01"}"#, false),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1"}x"#, false),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1",}"#, false),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":"1","value":"1"}"#, false),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1","saddr":"10.0.0.256"}"#, false),
-            (#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1","comm":"sixteen-bytes-xx"}"#, false),
-            (#"{"ts":1710000000000,"event_type":"probe.loss","entity_id":"e","pid":1,"value":"1"}"#, true),
+        let event = ProbeEvent(
+            kind: .retransmit, monotonicNanoseconds: 7_000_000_000,
+            owner: SocketOwner(pid: 1024, tid: 1025, uid: 1000, cgroupID: 77, command: Command("python3"), source: .socket),
+            connection: Connection(family: .ipv4, localAddress: IPAddress(ipv4: 10, 0, 0, 1), localPort: 40000,
+                                   remoteAddress: IPAddress(ipv4: 10, 0, 0, 2), remotePort: 29500, state: .established),
+            socketCookie: 9, networkNamespace: 4026531840, segments: 2, cause: .rto, congestionState: .loss, backoff: 1)
+        var writer = JSONLineWriter(capacity: 1024)
+        testEncoder.encode(event, identity: Self.identityFields, into: &writer)
+        let encoded = String(decoding: writer.bytes.dropLast(), as: UTF8.self)
+        XCTAssertEqual(scanned(Array(encoded.utf8))?.event, event, encoded)
+
+        // (what to replace, with what, whether the parser still reads the line)
+        let table: [(String, String, Bool)] = [
+            (#","event_type""#, #", "event_type""#, true),
+            (#"{"ts""#, #" {"ts""#, true),
+            (#""ts":1710000002000"#, #""ts":1.710000002e12"#, true),
+            (#""comm":"python3""#, #""comm":"py\u0074hon3""#, true),
+            (#""entity_id":"network-pid-1024""#, #""entity_id":"réseau""#, true),
+            (#","attribution""#, #","extra":[1],"attribution""#, true),
+            (#","attribution""#, #","extra":true,"attribution""#, true),
+            (#","socket_cookie""#, #","extra":1,"socket_cookie""#, true),
+            (#","uid":1000"#, "", true),
+            (#""cause":"rto","ca_state":"loss""#, #""ca_state":"loss","cause":"rto""#, true),
+            (#""ktime_ns":7000000000"#, #""ktime_ns":-0"#, true),
+            (#","attribution""#, #","job":"again","attribution""#, false),
+            (#","attribution""#, #","pid":2,"attribution""#, false),
+            (#""pid":1024"#, #""pid":4294967296"#, false),
+            (#""ts":1710000002000"#, #""ts":18446744073709551616"#, false),
+            (#""sport":40000"#, #""sport":040000"#, false),
+            (#""value":"2""#, #""value":"02""#, false),
+            (#""backoff":1"#, #""backoff":256"#, false),
+            (#""ktime_ns":7000000000}"#, #""ktime_ns":7000000000}x"#, false),
+            (#""ktime_ns":7000000000}"#, #""ktime_ns":7000000000,}"#, false),
+            (#""pid":1024"#, #""pid":"1024""#, false),
+            (#""saddr":"10.0.0.1""#, #""saddr":"10.0.0.256""#, false),
+            (#""comm":"python3""#, #""comm":"sixteen-bytes-xx""#, false),
+            (#""cause":"rto""#, #""cause":"slow""#, false),
+            (#""event_type":"transport.drop""#, #""event_type":"probe.loss""#, true),
         ]
-        for (text, parserReadsIt) in table {
+        for (old, new, parserReadsIt) in table {
+            XCTAssertTrue(encoded.contains(old), old)
+            let text = encoded.replacingOccurrences(of: old, with: new)
             let line = Array(text.utf8)
-            XCTAssertNil(scanned(line), text)
+            XCTAssertNil(scanned(line), "\(old) -> \(new)")
             var decoder = TraceLineDecoder()
             let viaDecoder = line.withUnsafeBytes { bytes in
                 Result { () throws(LineError) in try decoder.decode(bytes, line: 1, terminated: true) }
