@@ -33,7 +33,7 @@ let package = Package(
         ),
         .target(
             name: "KernelProbe",
-            dependencies: ["CLibBPF", "CArkProbeRecords"],
+            dependencies: ["CLibBPF", "CLinux", "CArkProbeRecords"],
             plugins: ["BPFObjectPlugin"]
         ),
         .target(

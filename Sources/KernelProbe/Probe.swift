@@ -187,8 +187,8 @@ public final class Probe {
     /// A socket owner's environment comes to `environment` as the raw
     /// `ark_process_environment` sample (its data as long as the kernel sent).
     @discardableResult
-    public func consume(_ body: @escaping (UnsafePointer<ark_record>) -> Void,
-                        environment: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) throws(ProbeError) -> Int {
+    public func consume(_ body: (UnsafePointer<ark_record>) -> Void,
+                        environment: (UnsafeRawBufferPointer) -> Void = { _ in }) throws(ProbeError) -> Int {
         try ring.consume(body, environment: environment)
     }
 

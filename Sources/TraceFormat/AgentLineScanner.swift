@@ -201,11 +201,13 @@ private struct PlainLine {
     }
 
     private mutating func named<T: NamedValue>() -> T? {
-        string().flatMap(Self.named)
+        guard let name = string() else { return nil }
+        return Self.named(name)
     }
 
     private static func named<T: NamedValue>(_ name: UnsafeRawBufferPointer) -> T? {
-        T.namedValues.first { equals(name, $0.name) }
+        for value in T.namedValues where equals(name, value.name) { return value }
+        return nil
     }
 
     private static func equals(_ bytes: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {

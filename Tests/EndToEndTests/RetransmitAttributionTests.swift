@@ -78,7 +78,7 @@ final class RetransmitAttributionTests: XCTestCase {
         assertMatches(senders, lines, agent: agent, title: "IPv4, 3 senders, 5% data drops")
         // Only leaving Loss and CWR's changes are sent; the kernel counts the rest.
         for line in lines where line.eventType == "transport.congestion" {
-            let changes = [line.string("previous_ca_state"), line.string("ca_state")]
+            let changes = [line.string("previous_ca_state"), line.string("value")]
             XCTAssertTrue(changes[0] == "loss" || changes.contains("cwr"), line.raw)
         }
         // Each sender's launcher environment and cgroup path, read by the

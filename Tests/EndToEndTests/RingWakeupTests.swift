@@ -57,6 +57,58 @@ final class RingWakeupTests: XCTestCase {
         XCTAssertEqual(try exits(of: owner), 1)
     }
 
+    /// The ring is mapped once, so a sample that runs past its end is read
+    /// from two places: in a ring of 32 KiB, the environments (KiB each) and
+    /// exits of 40 socket owners wrap it several times, and each arrives
+    /// whole, once.
+    func testSamplesThatWrapAroundTheRingArriveWhole() throws {
+        var options = ProbeOptions()
+        options.ringBufferBytes = 32 * 1024
+        probe = nil
+        probe = try Probe(options: options)
+        let port = try closedLoopbackPort()
+        // Every byte is checked: a sample put together wrongly would show.
+        let ownEnvironment = Set(ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" })
+        let start = monotonicNow()
+        var exits: [UInt32: Int] = [:]
+        var environments: [UInt32: Int] = [:]
+        var sampleBytes = 0
+        var owners: [UInt32] = []
+        for _ in 0..<40 {
+            owners.append(UInt32(try runRefusedConnect(port)))
+            while try probe.consume({ record in
+                sampleBytes += MemoryLayout<ark_record>.size + 8
+                guard record.pointee.kind == ARK_RECORD_PROCESS_EXIT.rawValue else { return }
+                exits[record.pointee.owner.tgid, default: 0] += 1
+                let exit = record.pointee
+                XCTAssertTrue((start...self.monotonicNow()).contains(exit.ktime_ns))
+                XCTAssertEqual(exit.owner.tid, exit.owner.tgid)
+                XCTAssertEqual(withUnsafeBytes(of: exit.owner.comm) { Array($0.prefix(5)) }, Array("bash\0".utf8))
+                XCTAssertTrue(withUnsafeBytes(of: exit.flow) { $0.allSatisfy { $0 == 0 } }, "an exit has no flow")
+                XCTAssertEqual([exit.segments, UInt32(bitPattern: exit.error), exit.srtt_us, exit.rto_us], [0, 0, 0, 0])
+            }, environment: { sample in
+                sampleBytes += sample.count + 8
+                func field(_ path: KeyPath<ark_process_environment, UInt32>) -> UInt32 {
+                    sample.load(fromByteOffset: MemoryLayout<ark_process_environment>.offset(of: path)!, as: UInt32.self)
+                }
+                let headerSize = Int(ARK_PROCESS_ENVIRONMENT_HEADER_SIZE)
+                XCTAssertEqual(sample.count, headerSize + Int(field(\.head_length) + field(\.tail_length)))
+                XCTAssertEqual(field(\.tail_length), 0, "this environment fits in one piece")
+                let variables = sample[headerSize...].split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+                XCTAssertFalse(variables.isEmpty)
+                for variable in variables { XCTAssertTrue(ownEnvironment.contains(variable), variable) }
+                environments[field(\.tgid), default: 0] += 1
+            }) > 0 {}
+        }
+        XCTAssertGreaterThan(sampleBytes, 3 * 32 * 1024, "the samples went round the ring a few times")
+        XCTAssertEqual(probe.malformedRecords, 0)
+        XCTAssertEqual(try probe.lostRecords(), 0)
+        for owner in owners {
+            XCTAssertEqual(exits[owner], 1, "exit of \(owner)")
+            XCTAssertEqual(environments[owner], 1, "environment of \(owner)")
+        }
+    }
+
     // MARK: Helpers
 
     private func monotonicNow() -> UInt64 {
