@@ -123,7 +123,7 @@ private struct PlainLine {
             }
             switch type {
             case .retransmit, .failedRetransmit:
-                guard let segments = Self.segmentCount(value), at(.cause), let cause: RetransmitCause = named(),
+                guard let segments = EventLineDecoder.segmentCount(value), at(.cause), let cause: RetransmitCause = named(),
                       at(.caState), let caState: CongestionState = named(), readTiming(into: &event),
                       at(.packetsOut), let packetsOut = unsigned().flatMap(UInt8.init(exactly:)) else { return nil }
                 event.kind = cause == .synAck ? .synAckRetransmit : .retransmit
@@ -180,20 +180,6 @@ private struct PlainLine {
         event.smoothedRTTMicroseconds = srtt
         event.retransmitTimeoutMicroseconds = rto
         return true
-    }
-
-    /// A retransmit's `value`: decimal digits without a leading zero, up to UInt32.max.
-    private static func segmentCount(_ digits: UnsafeRawBufferPointer) -> UInt32? {
-        guard !digits.isEmpty, digits.count == 1 || digits[0] != UInt8(ascii: "0") else { return nil }
-        var count: UInt32 = 0
-        for digit in digits {
-            guard isDecimalDigit(digit) else { return nil }
-            let (times10, overflow) = count.multipliedReportingOverflow(by: 10)
-            let (sum, carry) = times10.addingReportingOverflow(UInt32(digit - UInt8(ascii: "0")))
-            guard !overflow, !carry else { return nil }
-            count = sum
-        }
-        return count
     }
 
     private func lineType(_ name: UnsafeRawBufferPointer) -> EventLineDecoder.LineType? {

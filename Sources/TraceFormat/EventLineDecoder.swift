@@ -104,21 +104,22 @@ enum EventLineDecoder {
 
     /// `value` of a retransmit: the segment count as a decimal string.
     private static func segments(in value: Field) throws(LineError) -> UInt32 {
-        let count = try value.withStringBytes { digits -> UInt32? in
-            guard !digits.isEmpty, digits.allSatisfy(isDecimalDigit), digits.count == 1 || digits[0] != UInt8(ascii: "0") else {
-                return nil
-            }
-            var count: UInt32 = 0
-            for digit in digits {
-                let (times10, overflow) = count.multipliedReportingOverflow(by: 10)
-                let (sum, carry) = times10.addingReportingOverflow(UInt32(digit - UInt8(ascii: "0")))
-                guard !overflow, !carry else { return nil }
-                count = sum
-            }
-            return count
-        }
-        guard let count else {
+        guard let count = try value.withStringBytes(segmentCount) else {
             throw value.failure("must be a count of segments (a decimal string from 0 to \(UInt32.max)), got \(quoted(try value.string()))")
+        }
+        return count
+    }
+
+    /// Decimal digits without a leading zero, up to UInt32.max.
+    static func segmentCount(_ digits: UnsafeRawBufferPointer) -> UInt32? {
+        guard !digits.isEmpty, digits.count == 1 || digits[0] != UInt8(ascii: "0") else { return nil }
+        var count: UInt32 = 0
+        for digit in digits {
+            guard isDecimalDigit(digit) else { return nil }
+            let (times10, overflow) = count.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = times10.addingReportingOverflow(UInt32(digit - UInt8(ascii: "0")))
+            guard !overflow, !carry else { return nil }
+            count = sum
         }
         return count
     }
