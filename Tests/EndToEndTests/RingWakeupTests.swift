@@ -58,9 +58,9 @@ final class RingWakeupTests: XCTestCase {
     }
 
     /// The ring is mapped once, so a sample that runs past its end is read
-    /// from two places: in a ring of 32 KiB, the environments (KiB each) and
-    /// exits of 40 socket owners wrap it several times, and each arrives
-    /// whole, once.
+    /// from two places: in a ring of 32 KiB, the environments (some KiB
+    /// each) and exits of socket owners wrap it several times, and each
+    /// arrives whole, once.
     func testSamplesThatWrapAroundTheRingArriveWhole() throws {
         var options = ProbeOptions()
         options.ringBufferBytes = 32 * 1024
@@ -68,14 +68,17 @@ final class RingWakeupTests: XCTestCase {
         probe = try Probe(options: options)
         let port = try closedLoopbackPort()
         // Every byte is checked: a sample put together wrongly would show.
-        let ownEnvironment = Set(ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" })
+        // Padded, so that a few owners fill the ring whatever the test's own environment.
+        var environment = ProcessInfo.processInfo.environment
+        environment["ARK_RING_TEST_PADDING"] = String(repeating: "x", count: 4_000)
+        let ownEnvironment = Set(environment.map { "\($0.key)=\($0.value)" })
         let start = monotonicNow()
         var exits: [UInt32: Int] = [:]
         var environments: [UInt32: Int] = [:]
         var sampleBytes = 0
         var owners: [UInt32] = []
-        for _ in 0..<40 {
-            owners.append(UInt32(try runRefusedConnect(port)))
+        while sampleBytes <= 4 * 32 * 1024, owners.count < 100 {
+            owners.append(UInt32(try runRefusedConnect(port, environment: environment)))
             while try probe.consume({ record in
                 sampleBytes += MemoryLayout<ark_record>.size + 8
                 guard record.pointee.kind == ARK_RECORD_PROCESS_EXIT.rawValue else { return }
@@ -143,8 +146,9 @@ final class RingWakeupTests: XCTestCase {
 
     /// Runs a process that claims a socket (its connect to `port` is
     /// refused) and exits; returns its pid once it has.
-    private func runRefusedConnect(_ port: UInt16) throws -> Int32 {
+    private func runRefusedConnect(_ port: UInt16, environment: [String: String]? = nil) throws -> Int32 {
         let process = Process()
+        if let environment { process.environment = environment }
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"]
         process.standardError = FileHandle.nullDevice
