@@ -7,7 +7,7 @@ import Glibc
 /// next newline, so a huge line costs no more memory than a normal one.
 struct LineSplitter {
     enum Line {
-        /// The line is in `text`, without its "\n" or "\r\n".
+        /// The line is read with `withLine`.
         case text(terminated: Bool)
         /// A line of `length` bytes, more than the limit: skipped.
         case tooLong(length: Int)
@@ -17,8 +17,11 @@ struct LineSplitter {
 
     let descriptor: Int32
     let limit: Int
-    /// The current line (valid until the next call of `next`).
+    /// The current line (valid until the next call of `next`), when it
+    /// was put together from more than one read; see `withLine`.
     private(set) var text: [UInt8] = []
+    /// The current line's place in `chunk`, when it lies whole in it.
+    private var lineInChunk: Range<Int>?
     private var chunk = [UInt8](repeating: 0, count: chunkSize)
     private var start = 0
     private var end = 0
@@ -34,6 +37,14 @@ struct LineSplitter {
     /// The next line; nil at the end of the file.
     mutating func next() throws(ReadFailure) -> Line? {
         text.removeAll(keepingCapacity: true)
+        lineInChunk = nil
+        // The usual line lies whole in the chunk: handed out in place.
+        if start < end, let newline = firstNewline(), newline - start <= limit {
+            let stop = newline > start && chunk[newline - 1] == UInt8(ascii: "\r") ? newline - 1 : newline
+            lineInChunk = start..<stop
+            start = newline + 1
+            return .text(terminated: true)
+        }
         var length = 0
         var lastByte: UInt8 = 0
         var overflowed = false
@@ -61,6 +72,12 @@ struct LineSplitter {
             }
         }
         return length == 0 ? nil : finish(length: length, lastByte: lastByte, overflowed: overflowed, terminated: false)
+    }
+
+    /// The current line's bytes, without its "\n" or "\r\n".
+    func withLine<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        guard let lineInChunk else { return text.withUnsafeBytes(body) }
+        return chunk.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[lineInChunk])) }
     }
 
     private func firstNewline() -> Int? {

@@ -108,7 +108,7 @@ public final class TraceReader {
                 message: "line is too long: \(length) bytes, the limit is \(Self.maximumLineLength) (skipped to the next line)"))
         case .text(let terminated):
             let number = lineNumber
-            return splitter.text.withUnsafeBytes { bytes in
+            return splitter.withLine { bytes in
                 Result { () throws(LineError) in try decoder.decode(bytes, line: number, terminated: terminated) }
             }
         }
