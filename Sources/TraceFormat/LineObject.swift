@@ -59,11 +59,13 @@ struct Field {
         return text
     }
 
+    /// The string's UTF-8 bytes, for readers shared with AgentLineScanner.
     func withStringBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) throws(LineError) -> Result {
         var text = try string()
         return text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Only that the value is a string (`entity_id`, `value` of most events).
     func checkString() throws(LineError) {
         _ = try string()
     }
