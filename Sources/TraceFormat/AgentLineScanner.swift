@@ -14,10 +14,11 @@ import ProbeEvents
 /// it answers nil and the JSON parser reads the line (and reports its
 /// errors). AgentLineScannerTests hold the two readings to the same events.
 struct AgentLineScanner {
-    /// The event, and the drop reason's name when the line is a kernel drop.
+    /// The event, and the drop reason's name when the line is a kernel drop
+    /// (its bytes in the scanned line: a String is made only for a new one).
     struct Scanned {
         var event: ProbeEvent
-        var dropReasonName: String?
+        var dropReasonName: UnsafeRawBufferPointer?
     }
 
     /// Shared by copies of the scanner, like the decoder that holds it:
@@ -95,7 +96,7 @@ private struct PlainLine {
               at(.value), let value = string() else { return nil }
         var event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
         event.owner.pid = pid
-        var reasonName: String?
+        var reasonName: UnsafeRawBufferPointer?
         if type == .processExit {
             guard readCommand(into: &event), at(.cgroupID), let cgroupID = unsigned(), skipIdentityFields(),
                   at(.exitCode), let exitCode = unsigned().flatMap(UInt32.init(exactly:)) else { return nil }
@@ -148,7 +149,7 @@ private struct PlainLine {
                       let code = unsigned().flatMap(UInt32.init(exactly:)) else { return nil }
                 event.kind = .drop
                 event.dropReason = code
-                reasonName = String(decoding: reason, as: UTF8.self)
+                reasonName = reason
             case .processExit:
                 return nil
             }

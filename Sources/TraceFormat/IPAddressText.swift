@@ -28,7 +28,7 @@ extension IPAddress {
 
 /// Four decimal parts 0-255, no leading zeros, as one big-endian number.
 /// Read byte by byte without allocating: every line of a trace has two.
-private func parseIPv4(_ text: some Sequence<UInt8>) -> UInt32? {
+private func parseIPv4(_ text: UnsafeRawBufferPointer) -> UInt32? {
     var address: UInt32 = 0
     var part = 0
     var digits = 0

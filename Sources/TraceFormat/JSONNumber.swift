@@ -42,32 +42,6 @@ public struct JSONNumber: Equatable, Hashable, Sendable, CustomStringConvertible
     /// Sign and magnitude when the number is a whole number that fits 64
     /// bits: its digits shifted by the exponent, with only zeros dropped.
     private var integerParts: (negative: Bool, magnitude: UInt64)? {
-        plainIntegerParts ?? spelledIntegerParts
-    }
-
-    /// The same for digits alone ("1024", "-7": how the agent writes every
-    /// integer), read without allocating; nil for any other spelling, and
-    /// for more than 64 bits, which the general reading refuses as well.
-    private var plainIntegerParts: (negative: Bool, magnitude: UInt64)? {
-        var negative = false
-        var magnitude: UInt64 = 0
-        var digits = 0
-        for byte in text.utf8 {
-            if byte == UInt8(ascii: "-") && digits == 0 && !negative {
-                negative = true
-                continue
-            }
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            let (shifted, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = shifted.addingReportingOverflow(UInt64(byte &- UInt8(ascii: "0")))
-            guard !overflow1, !overflow2 else { return nil }
-            magnitude = sum
-            digits += 1
-        }
-        return digits > 0 ? (negative, magnitude) : nil
-    }
-
-    private var spelledIntegerParts: (negative: Bool, magnitude: UInt64)? {
         let utf8 = Array(text.utf8)
         var index = 0
         let negative = utf8.first == UInt8(ascii: "-")

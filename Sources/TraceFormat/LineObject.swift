@@ -2,26 +2,14 @@ import ProbeEvents
 
 /// The top-level object of one trace line. Keys are read through `Field`,
 /// whose errors name the key, what it must be, and its column.
-final class LineObject {
+struct LineObject {
     let bytes: UnsafeRawBufferPointer
     let members: [JSONMember]
     /// Byte offset of each member's value, in member order.
     let valueOffsets: [Int]
-    /// Where the next look-up starts: the decoders ask for keys in about
-    /// the order the agent writes them, so most are found at once.
-    private var next = 0
-
-    init(bytes: UnsafeRawBufferPointer, members: [JSONMember], valueOffsets: [Int]) {
-        self.bytes = bytes
-        self.members = members
-        self.valueOffsets = valueOffsets
-    }
 
     subscript(key: String) -> Field? {
-        let start = min(next, members.count)
-        guard let position = members[start...].firstIndex(where: { $0.key == key })
-            ?? members[..<start].firstIndex(where: { $0.key == key }) else { return nil }
-        next = position + 1
+        guard let position = members.firstIndex(where: { $0.key == key }) else { return nil }
         return Field(key: key, value: members[position].value, offset: valueOffsets[position], line: bytes)
     }
 

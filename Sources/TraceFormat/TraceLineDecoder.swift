@@ -20,9 +20,9 @@ struct TraceLineDecoder {
     /// `terminated` is false for a last line without "\n", which is
     /// reported as truncated when it is not complete JSON.
     mutating func decode(_ bytes: UnsafeRawBufferPointer, line number: Int, terminated: Bool) throws(LineError) -> TraceEntry {
-        if let scanned = scanner.scan(bytes), order(of: scanned.event.monotonicNanoseconds) != .backwards {
-            accept(scanned.event.monotonicNanoseconds, line: number)
-            learnDropReason(of: scanned.event, name: scanned.dropReasonName)
+        // A line whose time goes backwards is left to the parser's path, which reports it.
+        if let scanned = scanner.scan(bytes), accept(scanned.event.monotonicNanoseconds, line: number) {
+            learnDropReason(of: scanned.event, name: scanned.dropReasonName.map { String(decoding: $0, as: UTF8.self) })
             return .event(scanned.event, line: number)
         }
         return try decodeParsed(bytes, line: number, terminated: terminated)
@@ -64,22 +64,17 @@ struct TraceLineDecoder {
         return .passthrough(eventType: eventType, bytes: Array(bytes), line: number)
     }
 
-    private enum Order {
-        case inOrder, reordered, backwards
-    }
-
-    private func order(of time: UInt64) -> Order {
-        guard let previous = previousEvent, time < previous.nanoseconds else { return .inOrder }
-        return previous.nanoseconds - time <= reorderTolerance ? .reordered : .backwards
-    }
-
-    /// Counts an event accepted out of order, or makes it the latest.
-    private mutating func accept(_ time: UInt64, line number: Int) {
-        if order(of: time) == .reordered {
-            reorderedEvents += 1
-        } else {
+    /// Accepts an event's time: counted when it is out of order but within
+    /// the tolerance, else the latest; false (and nothing changed) when it
+    /// goes back further.
+    private mutating func accept(_ time: UInt64, line number: Int) -> Bool {
+        guard let previous = previousEvent, time < previous.nanoseconds else {
             previousEvent = (time, number)
+            return true
         }
+        guard previous.nanoseconds - time <= reorderTolerance else { return false }
+        reorderedEvents += 1
+        return true
     }
 
     private mutating func learnDropReason(of event: ProbeEvent, name: @autoclosure () -> String?) {
@@ -89,13 +84,12 @@ struct TraceLineDecoder {
     }
 
     private mutating func checkOrder(_ time: UInt64, of line: LineObject, number: Int) throws(LineError) {
-        if let previous = previousEvent, order(of: time) == .backwards {
+        if !accept(time, line: number), let previous = previousEvent {
             let source = line["ktime_ns"] ?? line["ts"]
             let name = line["ktime_ns"] == nil ? "ts × 1000000" : "ktime_ns"
             throw LineError(
                 column: source?.column,
                 message: "time goes backwards: \(name) \(time) is smaller than the previous event's \(previous.nanoseconds) (line \(previous.line))")
         }
-        accept(time, line: number)
     }
 }

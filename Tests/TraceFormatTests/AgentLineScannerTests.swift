@@ -17,8 +17,12 @@ final class AgentLineScannerTests: XCTestCase {
         return (event, decoder.dropReasonNames[event.dropReason])
     }
 
-    func scanned(_ line: [UInt8]) -> AgentLineScanner.Scanned? {
-        line.withUnsafeBytes { AgentLineScanner().scan($0) }
+    /// The scanner's event, and the drop reason name it found (its bytes
+    /// are the line's, so read here).
+    func scanned(_ line: [UInt8]) -> (event: ProbeEvent, dropReasonName: String?)? {
+        line.withUnsafeBytes { bytes in
+            AgentLineScanner().scan(bytes).map { ($0.event, $0.dropReasonName.map { String(decoding: $0, as: UTF8.self) }) }
+        }
     }
 
     /// A process's identity fields, as the agent puts them after cgroup_id.
