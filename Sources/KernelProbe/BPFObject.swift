@@ -95,7 +95,7 @@ final class BPFObject {
                 // Maps and programs are charged to the agent's memory cgroup.
                 throw .loadFailed(detail: "the kernel could not allocate the probe's maps or programs; under a "
                                       + "memory limit (cgroup memory.max, a unit's MemoryMax=) allow the agent "
-                                      + "about 20 MB (benchmarks/memory-limit measures it)", errno: result, log: log)
+                                      + "at least 24 MB (benchmarks/memory-limit measures what it needs)", errno: result, log: log)
             }
             throw .loadFailed(detail: "the kernel rejected a program", errno: result, log: log)
         }
