@@ -153,13 +153,27 @@ struct BPFMap {
         let result = bpf_map__set_max_entries(handle, count)
         if result != 0 { throw .system(call: "bpf_map__set_max_entries(\(name))", errno: result) }
     }
+}
 
-    /// Sum over CPUs of the 64-bit value at `key` of a per-CPU array.
+/// A descriptor of the loaded probe (a map, or a link that keeps a program
+/// attached), handed over by the loading process; closed when released.
+final class ProbeDescriptor {
+    let value: Int32
+    let name: String
+
+    init(_ value: Int32, name: String) {
+        self.value = value
+        self.name = name
+    }
+
+    deinit { close(value) }
+
+    /// Of a map: the sum over CPUs of the 64-bit value at `key` of a per-CPU array.
     func perCPUSum(key: UInt32, cpus: Int) throws(ProbeError) -> UInt64 {
         var values = [UInt64](repeating: 0, count: cpus)
         var key = key
         let result = values.withUnsafeMutableBytes { bytes in
-            bpf_map_lookup_elem(fileDescriptor, &key, bytes.baseAddress)
+            bpf_map_lookup_elem(value, &key, bytes.baseAddress)
         }
         if result != 0 { throw .system(call: "bpf_map_lookup_elem(\(name))", errno: errno) }
         return values.reduce(0, &+)

@@ -59,32 +59,55 @@ public final class Probe {
     /// The drop reasons (values) the kernel counts instead of sending.
     public let countedOnlyDropReasons: [UInt32]
 
-    private let object: BPFObject
-    private let links: [BPFLink]
+    /// The links keep the programs attached; closing them detaches.
+    private let links: [ProbeDescriptor]
     private let ring: RingBuffer
-    private let reservationFailures: BPFMap
+    private let reservationFailures: ProbeDescriptor
     private let readerSchedule: ReaderSchedule
-    private let dropsCountedOnly: BPFMap
-    private let congestionChangesCountedOnly: BPFMap
+    private let dropsCountedOnly: ProbeDescriptor
+    private let congestionChangesCountedOnly: ProbeDescriptor
     private let cpuCount: Int
 
     /// Loads every feature this kernel has and accepts. A program the
     /// verifier refuses, or that cannot attach, switches its feature to the
     /// next way it has, or off; only a retransmit hook is required.
+    ///
+    /// The loading runs in a short-lived child process (`LoadingProcess`),
+    /// which hands over the links and maps: the kernel's BTF, parsed to
+    /// load, never counts in this process's memory.
     public init(options: ProbeOptions = ProbeOptions()) throws(ProbeError) {
         guard options.ringBufferBytes >= 4096,
               options.ringBufferBytes & (options.ringBufferBytes - 1) == 0 else {
             throw .invalidConfiguration("the ring buffer size must be a power of two of at least 4 KiB")
         }
-        LibBPFLog.install()
         let missing = Capabilities.current().missing(for: .probe)
         if !missing.isEmpty { throw .missingCapabilities(missing) }
-        let (kernel, dropReasonNames) = try Self.readKernelBTF()
-        countedOnlyDropReasons = dropReasonNames.filter {
-            options.countedOnlyDropReasons.contains($0.value) && $0.key < ARK_DROP_REASONS
-        }.keys.sorted()
-        let (object, links, loadedPlan, environmentRefusal) = try Self.loadAndAttach(
-            options: options, kernel: kernel, countedOnlyDropReasons: countedOnlyDropReasons)
+        let handover = try ProbeHandover.decode(try LoadingProcess.run {
+            ProbeHandover.encode(Result { () throws(ProbeError) in try Self.load(options: options) })
+        })
+        links = handover.links.enumerated().map { ProbeDescriptor($1, name: "link \($0)") }
+        let maps = zip(ProbeHandover.mapNames, handover.maps).map { ProbeDescriptor($1, name: $0) }
+        func map(_ name: String) -> ProbeDescriptor { maps.first { $0.name == name }! }
+        ring = try RingBuffer(map: map("ark_records"), bytes: options.ringBufferBytes)
+        reservationFailures = map("ring_reservation_failures")
+        readerSchedule = try ReaderSchedule(map: map("ring_reader"))
+        dropsCountedOnly = map("drops_counted_only")
+        congestionChangesCountedOnly = map("congestion_changes_counted_only")
+        cpuCount = Int(libbpf_num_possible_cpus())
+        dropReasonNames = handover.dropReasonNames
+        countedOnlyDropReasons = Self.countedOnlyDropReasons(options: options, names: handover.dropReasonNames)
+        report = AttachReport(retransmitMode: handover.retransmitMode, features: handover.features,
+                              disabledFeatures: options.disabledFeatures)
+    }
+
+    /// In the loading process: reads the kernel's BTF, loads, attaches and
+    /// walks the existing sockets; what the agent needs of it.
+    private static func load(options: ProbeOptions) throws(ProbeError) -> ProbeHandover {
+        LibBPFLog.install()
+        let (kernel, dropReasonNames) = try readKernelBTF()
+        let (object, links, loadedPlan, environmentRefusal) = try loadAndAttach(
+            options: options, kernel: kernel,
+            countedOnlyDropReasons: countedOnlyDropReasons(options: options, names: dropReasonNames))
         var plan = loadedPlan
         plan.reportLauncherEnvironment(disabled: options.disabledFeatures.contains(.launcherEnvironment),
                                        refusal: environmentRefusal)
@@ -96,17 +119,21 @@ public final class Probe {
                 plan.markFailed(variant.feature, reason: "the walk failed: \(error)")
             }
         }
-        self.object = object
-        self.links = links
-        ring = try RingBuffer(map: object.map(named: "ark_records"), bytes: options.ringBufferBytes)
-        reservationFailures = try object.map(named: "ring_reservation_failures")
-        readerSchedule = try ReaderSchedule(map: object.map(named: "ring_reader"))
-        dropsCountedOnly = try object.map(named: "drops_counted_only")
-        congestionChangesCountedOnly = try object.map(named: "congestion_changes_counted_only")
-        cpuCount = Int(libbpf_num_possible_cpus())
-        self.dropReasonNames = dropReasonNames
-        report = AttachReport(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses,
-                              disabledFeatures: options.disabledFeatures)
+        var maps: [Int32] = []
+        for name in ProbeHandover.mapNames { maps.append(try object.map(named: name).fileDescriptor) }
+        // Never released: this process exits once it has handed the
+        // descriptors over, and releasing would close them before they are
+        // sent (and disable perf-event attachments the agent shares).
+        _ = Unmanaged.passRetained(object)
+        links.forEach { _ = Unmanaged.passRetained($0) }
+        return ProbeHandover(retransmitMode: plan.chosen[.retransmits]?.mode ?? .tpBTF, features: plan.statuses,
+                             dropReasonNames: dropReasonNames, links: links.map { bpf_link__fd($0.handle) },
+                             maps: maps)
+    }
+
+    /// The drop reasons (values) the kernel counts instead of sending.
+    private static func countedOnlyDropReasons(options: ProbeOptions, names: [UInt32: String]) -> [UInt32] {
+        names.filter { options.countedOnlyDropReasons.contains($0.value) && $0.key < ARK_DROP_REASONS }.keys.sorted()
     }
 
     /// What the agent needs of the running kernel's BTF. The parse is freed

@@ -21,6 +21,9 @@ public enum ProbeError: Error, Equatable, CustomStringConvertible {
     case system(call: String, errno: Int32)
     /// An option has a value the probe cannot use.
     case invalidConfiguration(String)
+    /// The child process that loads the probe (`LoadingProcess`) gave no
+    /// usable answer: a crash or a bug, not the kernel's refusal.
+    case loadingProcessFailed(String)
 
     public var description: String {
         switch self {
@@ -48,6 +51,9 @@ public enum ProbeError: Error, Equatable, CustomStringConvertible {
             return "\(call) failed: \(errnoName(errno))"
         case .invalidConfiguration(let message):
             return message
+        case .loadingProcessFailed(let detail):
+            return "cannot load the probe: \(detail). This is a bug in ark-probe; please report it "
+                + "with the kernel version (uname -r) and what ark-probe printed before."
         }
     }
 }

@@ -10,9 +10,9 @@ final class ReaderSchedule {
     private let page: UnsafeMutableRawPointer
     private let length: Int
 
-    init(map: BPFMap) throws(ProbeError) {
+    init(map: ProbeDescriptor) throws(ProbeError) {
         length = Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, map.fileDescriptor, 0),
+        guard let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, map.value, 0),
               mapped != MAP_FAILED else {
             throw .system(call: "mmap(\(map.name))", errno: errno)
         }

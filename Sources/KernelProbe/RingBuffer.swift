@@ -40,12 +40,12 @@ final class RingBuffer {
     private let wrapped: UnsafeMutableRawPointer
     private static let largestSample = MemoryLayout<ark_process_environment>.size
 
-    init(map: BPFMap, bytes: UInt32) throws(ProbeError) {
+    init(map: ProbeDescriptor, bytes: UInt32) throws(ProbeError) {
         // Each sample takes an 8-byte header, rounded to 8 bytes.
         batchLimit = Int(bytes) / (MemoryLayout<ark_record>.size + Int(BPF_RINGBUF_HDR_SZ)) + 1
         pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         dataSize = Int(bytes)
-        let mapDescriptor = map.fileDescriptor
+        let mapDescriptor = map.value
         let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw .system(call: "epoll_create1", errno: errno) }
         var readable = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: mapDescriptor))
