@@ -434,6 +434,18 @@ def count_kinds(path, offset=0):
     return kinds, offset
 
 
+def compile_c(name, scratch):
+    """benchmarks/NAME.c, compiled with clang or cc into scratch; its path."""
+    compiler = next((c for c in ("clang", "/opt/swift/usr/bin/clang", "cc")
+                     if subprocess.run(["sh", "-c", f"command -v {c}"], capture_output=True).returncode == 0),
+                    None)
+    if not compiler:
+        fail(f"no C compiler (clang or cc) to build benchmarks/{name}.c")
+    binary = os.path.join(scratch, name)
+    subprocess.run([compiler, "-O2", "-o", binary, os.path.join(ROOT, "benchmarks", f"{name}.c")], check=True)
+    return binary
+
+
 class ConnectChurn:
     """Short-lived processes (benchmarks/churn.c, compiled here with clang
     or cc), each connecting to a sink on the loopback of a namespace of
@@ -441,14 +453,7 @@ class ConnectChurn:
     sending 64 bytes and exiting."""
 
     def __init__(self, cleanup, scratch):
-        compiler = next((c for c in ("clang", "/opt/swift/usr/bin/clang", "cc")
-                         if subprocess.run(["sh", "-c", f"command -v {c}"], capture_output=True).returncode == 0),
-                        None)
-        if not compiler:
-            fail("no C compiler (clang or cc) to build benchmarks/churn.c")
-        self.binary = os.path.join(scratch, "churn")
-        subprocess.run([compiler, "-O2", "-o", self.binary, os.path.join(ROOT, "benchmarks", "churn.c")],
-                       check=True)
+        self.binary = compile_c("churn", scratch)
         Lab.remove_stale()
         self.cleanup = cleanup
         self.namespace = f"{LAB_PREFIX}p-{os.getpid()}"
