@@ -85,11 +85,7 @@ public final class Replay {
                 do { entry = try reader.next() } catch { throw .trace(error) }
                 guard let entry else { break }
 
-                if case .event(let event, _) = entry, event.kind == .drop,
-                   let name = reader.dropReasonNames[event.dropReason] {
-                    pipeline(clock: WallClock(offsetNanoseconds: 0)).learnDropReason(event.dropReason, name: name)
-                }
-                handle(entry)
+                handle(entry, names: reader)
                 entries += 1
                 if let progress = options.progress, entries % max(1, options.progressEntries) == 0 {
                     progress(ReplayProgress(events: summary.events, bytesRead: bytesBefore + reader.bytesRead,
@@ -112,7 +108,8 @@ public final class Replay {
         pipeline.output.removeAll()
     }
 
-    private func handle(_ entry: TraceEntry) {
+    /// `names`: the drop reason names the trace's lines carry.
+    private func handle(_ entry: TraceEntry, names reader: TraceReader) {
         switch entry {
         case .started(let start, _):
             if recordedHost.isEmpty { recordedHost = start.host }
@@ -120,7 +117,11 @@ public final class Replay {
         case .event(let event, _):
             summary.events += 1
             lastEventTime = max(lastEventTime, event.monotonicNanoseconds)
-            pipeline(clock: WallClock(offsetNanoseconds: 0)).process(event)
+            let pipeline = pipeline(clock: WallClock(offsetNanoseconds: 0))
+            if event.kind == .drop, let name = reader.dropReasonNames[event.dropReason] {
+                pipeline.learnDropReason(event.dropReason, name: name)
+            }
+            pipeline.process(event)
             collectAlerts()
         case .identity(let process, _):
             pipeline(clock: WallClock(offsetNanoseconds: 0))

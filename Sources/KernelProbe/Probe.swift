@@ -80,6 +80,7 @@ public final class Probe {
               options.ringBufferBytes & (options.ringBufferBytes - 1) == 0 else {
             throw .invalidConfiguration("the ring buffer size must be a power of two of at least 4 KiB")
         }
+        LibBPFLog.install()
         let missing = Capabilities.current().missing(for: .probe)
         if !missing.isEmpty { throw .missingCapabilities(missing) }
         let handover = try ProbeHandover.decode(try LoadingProcess.run {
@@ -103,7 +104,6 @@ public final class Probe {
     /// In the loading process: reads the kernel's BTF, loads, attaches and
     /// walks the existing sockets; what the agent needs of it.
     private static func load(options: ProbeOptions) throws(ProbeError) -> ProbeHandover {
-        LibBPFLog.install()
         let (kernel, dropReasonNames) = try readKernelBTF()
         let (object, links, loadedPlan, environmentRefusal) = try loadAndAttach(
             options: options, kernel: kernel,
