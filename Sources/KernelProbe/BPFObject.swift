@@ -41,6 +41,19 @@ final class BPFObject {
         return BPFMap(handle: map, name: name)
     }
 
+    /// Every map the object has made (after load).
+    var maps: [BPFMap] {
+        var maps: [BPFMap] = []
+        var map = bpf_object__next_map(handle, nil)
+        while let current = map {
+            if bpf_map__fd(current) >= 0 {
+                maps.append(BPFMap(handle: current, name: String(cString: bpf_map__name(current))))
+            }
+            map = bpf_object__next_map(handle, current)
+        }
+        return maps
+    }
+
     /// Sets a `const volatile` global of the programs (their .rodata)
     /// before load, found by name in the object's BTF.
     func setReadOnlyGlobal<Value>(named name: String, to value: Value) throws(ProbeError) {

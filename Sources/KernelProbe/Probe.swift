@@ -61,6 +61,7 @@ public final class Probe {
 
     /// The links keep the programs attached; closing them detaches.
     private let links: [ProbeDescriptor]
+    private let maps: [ProbeDescriptor]
     private let ring: RingBuffer
     private let reservationFailures: ProbeDescriptor
     private let readerSchedule: ReaderSchedule
@@ -87,13 +88,19 @@ public final class Probe {
             ProbeHandover.encode(Result { () throws(ProbeError) in try Self.load(options: options) })
         })
         links = handover.links.enumerated().map { ProbeDescriptor($1, name: "link \($0)") }
-        let maps = zip(ProbeHandover.mapNames, handover.maps).map { ProbeDescriptor($1, name: $0) }
-        func map(_ name: String) -> ProbeDescriptor { maps.first { $0.name == name }! }
+        let maps = handover.maps.map { ProbeDescriptor($0.descriptor, name: $0.name) }
+        self.maps = maps
+        func map(_ name: String) throws(ProbeError) -> ProbeDescriptor {
+            guard let map = maps.first(where: { $0.name == name }) else {
+                throw .loadingProcessFailed("the process that loads the probe handed over no map \(name)")
+            }
+            return map
+        }
         ring = try RingBuffer(map: map("ark_records"), bytes: options.ringBufferBytes)
-        reservationFailures = map("ring_reservation_failures")
+        reservationFailures = try map("ring_reservation_failures")
         readerSchedule = try ReaderSchedule(map: map("ring_reader"))
-        dropsCountedOnly = map("drops_counted_only")
-        congestionChangesCountedOnly = map("congestion_changes_counted_only")
+        dropsCountedOnly = try map("drops_counted_only")
+        congestionChangesCountedOnly = try map("congestion_changes_counted_only")
         cpuCount = Int(libbpf_num_possible_cpus())
         dropReasonNames = handover.dropReasonNames
         countedOnlyDropReasons = Self.countedOnlyDropReasons(options: options, names: handover.dropReasonNames)
@@ -119,8 +126,7 @@ public final class Probe {
                 plan.markFailed(variant.feature, reason: "the walk failed: \(error)")
             }
         }
-        var maps: [Int32] = []
-        for name in ProbeHandover.mapNames { maps.append(try object.map(named: name).fileDescriptor) }
+        let maps = object.maps.map { ProbeHandover.Map(name: $0.name, descriptor: $0.fileDescriptor) }
         // Never released: this process exits once it has handed the
         // descriptors over, and releasing would close them before they are
         // sent (and disable perf-event attachments the agent shares).

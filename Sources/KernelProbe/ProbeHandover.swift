@@ -3,22 +3,24 @@ import Glibc
 #endif
 
 /// What the loading process (`LoadingProcess`) hands the agent: the probe's
-/// links and the maps the agent reads, as descriptors, with the attach
-/// report and the kernel's drop-reason names; or the error that stopped the
-/// load, as the agent would have thrown it. Both ends are the same binary,
-/// so the encoding is theirs alone.
+/// links and maps, as descriptors, with the attach report and the kernel's
+/// drop-reason names; or the error that stopped the load, as the agent would
+/// have thrown it. Both ends are the same binary, so the encoding is theirs
+/// alone.
 struct ProbeHandover: Equatable {
-    /// The maps the agent reads, in the order their descriptors follow the links'.
-    static let mapNames = ["ark_records", "ring_reservation_failures", "ring_reader", "drops_counted_only",
-                           "congestion_changes_counted_only"]
+    struct Map: Equatable {
+        var name: String
+        var descriptor: Int32
+    }
 
     var retransmitMode: AttachMode
     var features: [FeatureStatus]
     var dropReasonNames: [UInt32: String]
     /// Keep the programs attached while open.
     var links: [Int32]
-    /// One per `mapNames`, in that order.
-    var maps: [Int32]
+    /// Every map of the probe: the agent reads some, and holding them all
+    /// keeps them where tools look for a process's maps (its descriptors).
+    var maps: [Map]
 
     static func encode(_ result: Result<ProbeHandover, ProbeError>) -> LoadingProcess.Answer {
         var writer = WireWriter()
@@ -39,8 +41,11 @@ struct ProbeHandover: Equatable {
                 writer.integer(Int(value))
                 writer.string(name)
             }
+            writer.integer(handover.maps.count)
+            handover.maps.forEach { writer.string($0.name) }
             writer.integer(handover.links.count)
-            return LoadingProcess.Answer(descriptors: handover.links + handover.maps, bytes: writer.bytes)
+            return LoadingProcess.Answer(descriptors: handover.links + handover.maps.map(\.descriptor),
+                                         bytes: writer.bytes)
         case .failure(let error):
             writer.integer(1)
             encode(error, into: &writer)
@@ -85,11 +90,16 @@ struct ProbeHandover: Equatable {
         for _ in 0..<(try reader.count()) {
             names[UInt32(truncatingIfNeeded: try reader.integer())] = try reader.string()
         }
+        var mapNames: [String] = []
+        for _ in 0..<(try reader.count()) { mapNames.append(try reader.string()) }
         let linkCount = try reader.integer()
-        guard reader.isAtEnd, linkCount >= 0, descriptors.count == linkCount + mapNames.count else { throw WireReader.Malformed() }
-        return .success(ProbeHandover(retransmitMode: mode, features: features, dropReasonNames: names,
-                                      links: Array(descriptors.prefix(linkCount)),
-                                      maps: Array(descriptors.suffix(mapNames.count))))
+        guard reader.isAtEnd, linkCount >= 0, descriptors.count == linkCount + mapNames.count else {
+            throw WireReader.Malformed()
+        }
+        return .success(ProbeHandover(
+            retransmitMode: mode, features: features, dropReasonNames: names,
+            links: Array(descriptors.prefix(linkCount)),
+            maps: zip(mapNames, descriptors.suffix(mapNames.count)).map { Map(name: $0, descriptor: $1) }))
     }
 
     private static func encode(_ error: ProbeError, into writer: inout WireWriter) {

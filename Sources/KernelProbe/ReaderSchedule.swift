@@ -9,6 +9,8 @@ import Glibc
 final class ReaderSchedule {
     private let page: UnsafeMutableRawPointer
     private let length: Int
+    /// Kept open while mapped, as the ring's (`RingBuffer.map`).
+    private let map: ProbeDescriptor
 
     init(map: ProbeDescriptor) throws(ProbeError) {
         length = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -17,6 +19,7 @@ final class ReaderSchedule {
             throw .system(call: "mmap(\(map.name))", errno: errno)
         }
         page = mapped
+        self.map = map
     }
 
     deinit { munmap(page, length) }

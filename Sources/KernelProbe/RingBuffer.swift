@@ -39,6 +39,9 @@ final class RingBuffer {
     /// Room for the largest sample, for one that wraps around the end.
     private let wrapped: UnsafeMutableRawPointer
     private static let largestSample = MemoryLayout<ark_process_environment>.size
+    /// Kept open while the reader lives: the agent's descriptors are where
+    /// tools (bpftool, the live benchmark) find its maps.
+    private let map: ProbeDescriptor
 
     init(map: ProbeDescriptor, bytes: UInt32) throws(ProbeError) {
         // Each sample takes an 8-byte header, rounded to 8 bytes.
@@ -67,6 +70,7 @@ final class RingBuffer {
             close(epoll)
             throw .system(call: "mmap(\(map.name) data)", errno: code)
         }
+        self.map = map
         pollDescriptor = epoll
         consumerPage = consumer
         producerPage = UnsafeRawPointer(producer)

@@ -17,6 +17,8 @@ final class LoadingProcessTests: XCTestCase {
         dropReasonNames: [2: "NOT_SPECIFIED", 5: "TCP_CSUM", 77: "ünïcode"],
         links: [], maps: [])
 
+    private let mapNames = ["ark_records", "ring_reader", "socket_owners", ".rodata"]
+
     private static let errors: [ProbeError] = [
         .permissionDenied(operation: "loading the eBPF programs"),
         .missingCapabilities(["CAP_BPF", "CAP_PERFMON"]),
@@ -37,7 +39,7 @@ final class LoadingProcessTests: XCTestCase {
     func testDescriptorsAndTheReportCrossToTheParent() throws {
         let answer = try LoadingProcess.run {
             var descriptors: [Int32] = []
-            for index in 0..<(3 + ProbeHandover.mapNames.count) {
+            for index in 0..<(3 + mapNames.count) {
                 var ends: [Int32] = [-1, -1]
                 guard pipe(&ends) == 0 else { _exit(2) }
                 var byte = UInt8(index)
@@ -47,7 +49,7 @@ final class LoadingProcessTests: XCTestCase {
             }
             var sent = handover
             sent.links = Array(descriptors.prefix(3))
-            sent.maps = Array(descriptors.dropFirst(3))
+            sent.maps = zip(mapNames, descriptors.dropFirst(3)).map { .init(name: $0, descriptor: $1) }
             return ProbeHandover.encode(.success(sent))
         }
         let received = try ProbeHandover.decode(answer)
@@ -55,8 +57,8 @@ final class LoadingProcessTests: XCTestCase {
         XCTAssertEqual(received.features, handover.features)
         XCTAssertEqual(received.dropReasonNames, handover.dropReasonNames)
         XCTAssertEqual(received.links.count, 3)
-        XCTAssertEqual(received.maps.count, ProbeHandover.mapNames.count)
-        for (index, descriptor) in (received.links + received.maps).enumerated() {
+        XCTAssertEqual(received.maps.map(\.name), mapNames)
+        for (index, descriptor) in (received.links + received.maps.map(\.descriptor)).enumerated() {
             var byte: UInt8 = 0xff
             XCTAssertEqual(read(descriptor, &byte, 1), 1)
             XCTAssertEqual(byte, UInt8(index))
@@ -95,7 +97,7 @@ final class LoadingProcessTests: XCTestCase {
     func testBadAnswersAreRefusedAndTheirDescriptorsClosed() throws {
         var valid = handover
         valid.links = [0]
-        valid.maps = Array(repeating: 0, count: ProbeHandover.mapNames.count)
+        valid.maps = mapNames.map { .init(name: $0, descriptor: 0) }
         let encodings = [ProbeHandover.encode(.success(valid)).bytes]
             + Self.errors.map { ProbeHandover.encode(.failure($0)).bytes }
         let malformed = ProbeError.loadingProcessFailed("the process that loads the probe answered with malformed data")
