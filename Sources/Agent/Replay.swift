@@ -80,12 +80,17 @@ public final class Replay {
             } catch {
                 throw .trace(error)
             }
+            // Event lines are decoded into this one buffer, read in place.
+            var event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
             while true {
-                let entry: TraceEntry?
-                do { entry = try reader.next() } catch { throw .trace(error) }
-                guard let entry else { break }
+                let item: TraceReader.Item?
+                do { item = try reader.next(decodingEventInto: &event) } catch { throw .trace(error) }
+                guard let item else { break }
 
-                handle(entry, names: reader)
+                switch item {
+                case .event: handle(event, names: reader)
+                case .entry(let entry): handle(entry, names: reader)
+                }
                 entries += 1
                 if let progress = options.progress, entries % max(1, options.progressEntries) == 0 {
                     progress(ReplayProgress(events: summary.events, bytesRead: bytesBefore + reader.bytesRead,
@@ -109,20 +114,24 @@ public final class Replay {
     }
 
     /// `names`: the drop reason names the trace's lines carry.
+    private func handle(_ event: ProbeEvent, names reader: TraceReader) {
+        summary.events += 1
+        lastEventTime = max(lastEventTime, event.monotonicNanoseconds)
+        let pipeline = pipeline(clock: WallClock(offsetNanoseconds: 0))
+        if event.kind == .drop, let name = reader.dropReasonNames[event.dropReason] {
+            pipeline.learnDropReason(event.dropReason, name: name)
+        }
+        pipeline.process(event)
+        collectAlerts()
+    }
+
     private func handle(_ entry: TraceEntry, names reader: TraceReader) {
         switch entry {
         case .started(let start, _):
             if recordedHost.isEmpty { recordedHost = start.host }
             _ = pipeline(clock: start.clock)
         case .event(let event, _):
-            summary.events += 1
-            lastEventTime = max(lastEventTime, event.monotonicNanoseconds)
-            let pipeline = pipeline(clock: WallClock(offsetNanoseconds: 0))
-            if event.kind == .drop, let name = reader.dropReasonNames[event.dropReason] {
-                pipeline.learnDropReason(event.dropReason, name: name)
-            }
-            pipeline.process(event)
-            collectAlerts()
+            handle(event, names: reader)
         case .identity(let process, _):
             pipeline(clock: WallClock(offsetNanoseconds: 0))
                 .identify(process.pid, as: process.identity, command: process.command, cgroupID: process.cgroupID,

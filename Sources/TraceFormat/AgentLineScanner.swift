@@ -14,10 +14,10 @@ import ProbeEvents
 /// it answers nil and the JSON parser reads the line (and reports its
 /// errors). AgentLineScannerTests hold the two readings to the same events.
 struct AgentLineScanner {
-    /// The event, and the drop reason's name when the line is a kernel drop
-    /// (its bytes in the scanned line: a String is made only for a new one).
+    /// What a scanned line holds besides its event.
     struct Scanned {
-        var event: ProbeEvent
+        /// The drop reason's name when the line is a kernel drop (its bytes
+        /// in the scanned line: a String is made only for a new one).
         var dropReasonName: UnsafeRawBufferPointer?
     }
 
@@ -25,10 +25,13 @@ struct AgentLineScanner {
     /// one reader uses it at a time.
     private let tables = ScanTables()
 
-    func scan(_ bytes: UnsafeRawBufferPointer) -> Scanned? {
+    /// The line's event, written into `event` (in place: a ProbeEvent is
+    /// large); nil when the line is not in the plain layout, and `event`
+    /// is then undefined.
+    func scan(_ bytes: UnsafeRawBufferPointer, into event: inout ProbeEvent) -> Scanned? {
         guard let base = bytes.baseAddress, bytes.count >= 2 else { return nil }
         var line = PlainLine(text: base.assumingMemoryBound(to: UInt8.self), count: bytes.count, tables: tables)
-        return line.scanned()
+        return line.scanned(into: &event)
     }
 }
 
@@ -88,13 +91,13 @@ private struct PlainLine {
     }
 
     /// The line's event, read in the encoder's order (EventLineEncoder.encode).
-    mutating func scanned() -> AgentLineScanner.Scanned? {
+    mutating func scanned(into event: inout ProbeEvent) -> AgentLineScanner.Scanned? {
         guard at(.ts), unsigned() != nil,
               at(.eventType), let typeName = string(), let type = lineType(typeName),
               at(.entityID), string() != nil,
               at(.pid), let pid = unsigned().flatMap(UInt32.init(exactly:)),
               at(.value), let value = string() else { return nil }
-        var event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
+        event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
         event.owner.pid = pid
         var reasonName: UnsafeRawBufferPointer?
         if type == .processExit {
@@ -161,7 +164,7 @@ private struct PlainLine {
         }
         guard at(.ktimeNs), let time = unsigned(), index == count - 1, text[index] == UInt8(ascii: "}") else { return nil }
         event.monotonicNanoseconds = time
-        return AgentLineScanner.Scanned(event: event, dropReasonName: reasonName)
+        return AgentLineScanner.Scanned(dropReasonName: reasonName)
     }
 
     // MARK: Values as EventLineDecoder reads them

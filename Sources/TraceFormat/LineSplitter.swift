@@ -75,9 +75,15 @@ struct LineSplitter {
     }
 
     /// The current line's bytes, without its "\n" or "\r\n".
-    func withLine<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        guard let lineInChunk else { return text.withUnsafeBytes(body) }
-        return chunk.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[lineInChunk])) }
+    func withLine<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        // withUnsafeBufferPointer, unlike withUnsafeBytes, passes a typed error on.
+        let buffer = lineInChunk == nil ? text : chunk
+        return try buffer.withUnsafeBufferPointer { bytes throws(Failure) in
+            let all = UnsafeRawBufferPointer(bytes)
+            return try body(lineInChunk.map { UnsafeRawBufferPointer(rebasing: all[$0]) } ?? all)
+        }
     }
 
     private func firstNewline() -> Int? {

@@ -18,18 +18,22 @@ struct TraceLineDecoder {
     private let scanner = AgentLineScanner()
 
     /// `terminated` is false for a last line without "\n", which is
-    /// reported as truncated when it is not complete JSON.
-    mutating func decode(_ bytes: UnsafeRawBufferPointer, line number: Int, terminated: Bool) throws(LineError) -> TraceEntry {
+    /// reported as truncated when it is not complete JSON. An event line's
+    /// event is decoded into `event` (`.event`); any other line leaves
+    /// `event` undefined.
+    mutating func decode(_ bytes: UnsafeRawBufferPointer, line number: Int, terminated: Bool,
+                         into event: inout ProbeEvent) throws(LineError) -> TraceReader.Item {
         // A line whose time goes backwards is left to the parser's path, which reports it.
-        if let scanned = scanner.scan(bytes), accept(scanned.event.monotonicNanoseconds, line: number) {
-            learnDropReason(of: scanned.event, name: scanned.dropReasonName.map { String(decoding: $0, as: UTF8.self) })
-            return .event(scanned.event, line: number)
+        if let scanned = scanner.scan(bytes, into: &event), accept(event.monotonicNanoseconds, line: number) {
+            learnDropReason(of: event, name: scanned.dropReasonName.map { String(decoding: $0, as: UTF8.self) })
+            return .event
         }
-        return try decodeParsed(bytes, line: number, terminated: terminated)
+        return try decodeParsed(bytes, line: number, terminated: terminated, into: &event)
     }
 
     /// The general reading: the line parsed as JSON, then decoded by type.
-    mutating func decodeParsed(_ bytes: UnsafeRawBufferPointer, line number: Int, terminated: Bool) throws(LineError) -> TraceEntry {
+    mutating func decodeParsed(_ bytes: UnsafeRawBufferPointer, line number: Int, terminated: Bool,
+                               into event: inout ProbeEvent) throws(LineError) -> TraceReader.Item {
         guard let firstByte = bytes.firstIndex(where: { !isJSONWhitespace($0) }) else {
             throw LineError(column: nil, message: "blank line (expected a JSON object)")
         }
@@ -47,21 +51,21 @@ struct TraceLineDecoder {
         let line = LineObject(bytes: bytes, members: members, valueOffsets: parser.topLevelValueOffsets)
         let eventType = try line.require("event_type", "a string").string()
         if let type = EventLineDecoder.LineType.byName[eventType] {
-            let event = try EventLineDecoder.decode(line, type: type)
+            event = try EventLineDecoder.decode(line, type: type)
             try checkOrder(event.monotonicNanoseconds, of: line, number: number)
             learnDropReason(of: event, name: try? line["reason"]?.string())
-            return .event(event, line: number)
+            return .event
         }
         if eventType == IdentityLineDecoder.eventType {
-            return .identity(try IdentityLineDecoder.decode(line), line: number)
+            return .entry(.identity(try IdentityLineDecoder.decode(line), line: number))
         }
         if eventType == StartLineDecoder.eventType {
             let start = try StartLineDecoder.decode(line)
             // A new run (traces appended with --output): its clock may restart.
             previousEvent = nil
-            return .started(start, line: number)
+            return .entry(.started(start, line: number))
         }
-        return .passthrough(eventType: eventType, bytes: Array(bytes), line: number)
+        return .entry(.passthrough(eventType: eventType, bytes: Array(bytes), line: number))
     }
 
     /// Accepts an event's time: counted when it is out of order but within

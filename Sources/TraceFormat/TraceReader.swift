@@ -1,3 +1,4 @@
+import ProbeEvents
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -72,8 +73,29 @@ public final class TraceReader {
         close(descriptor)
     }
 
+    /// What `next(decodingEventInto:)` read.
+    public enum Item {
+        /// An event line: its event is in the buffer given.
+        case event
+        /// Any other line (boxed: an item is copied per line, and a
+        /// TraceEntry is large).
+        indirect case entry(TraceEntry)
+    }
+
     /// The next entry; nil at the end of the trace.
     public func next() throws(TraceError) -> TraceEntry? {
+        var event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
+        switch try next(decodingEventInto: &event) {
+        case .event: return .event(event, line: lineNumber)
+        case .entry(let entry): return entry
+        case nil: return nil
+        }
+    }
+
+    /// The same, but an event line's event is decoded into `event` in place
+    /// (a ProbeEvent is large, and a replay reads little else): `.event`.
+    /// Any other line leaves `event` undefined.
+    public func next(decodingEventInto event: inout ProbeEvent) throws(TraceError) -> Item? {
         while !finished {
             let line: LineSplitter.Line
             do {
@@ -87,11 +109,10 @@ public final class TraceReader {
                 throw TraceError(file: file, line: lineNumber + 1, column: nil, message: "cannot read: \(error.message)")
             }
             lineNumber += 1
-            switch decode(line) {
-            case .success(let entry):
-                return entry
-            case .failure(let failure):
-                let error = TraceError(file: file, line: lineNumber, column: failure.column, message: failure.message)
+            do {
+                return try decode(line, into: &event)
+            } catch {
+                let error = TraceError(file: file, line: lineNumber, column: error.column, message: error.message)
                 guard mode == .skipBadLines else { throw error }
                 skippedLines += 1
                 if errors.count < Self.keptErrorLimit { errors.append(error) }
@@ -100,16 +121,16 @@ public final class TraceReader {
         return nil
     }
 
-    private func decode(_ line: LineSplitter.Line) -> Result<TraceEntry, LineError> {
+    private func decode(_ line: LineSplitter.Line, into event: inout ProbeEvent) throws(LineError) -> Item {
         switch line {
         case .tooLong(let length):
-            return .failure(LineError(
+            throw LineError(
                 column: nil,
-                message: "line is too long: \(length) bytes, the limit is \(Self.maximumLineLength) (skipped to the next line)"))
+                message: "line is too long: \(length) bytes, the limit is \(Self.maximumLineLength) (skipped to the next line)")
         case .text(let terminated):
             let number = lineNumber
-            return splitter.withLine { bytes in
-                Result { () throws(LineError) in try decoder.decode(bytes, line: number, terminated: terminated) }
+            return try splitter.withLine { bytes throws(LineError) in
+                try decoder.decode(bytes, line: number, terminated: terminated, into: &event)
             }
         }
     }

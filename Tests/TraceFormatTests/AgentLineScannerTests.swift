@@ -11,7 +11,7 @@ final class AgentLineScannerTests: XCTestCase {
     func parsed(_ line: [UInt8]) -> (ProbeEvent, String?)? {
         var decoder = TraceLineDecoder()
         let result = line.withUnsafeBytes { bytes in
-            Result { () throws(LineError) in try decoder.decodeParsed(bytes, line: 1, terminated: true) }
+            Result { () throws(LineError) in try decoder.parsedEntry(bytes, line: 1, terminated: true) }
         }
         guard case .success(.event(let event, _)) = result else { return nil }
         return (event, decoder.dropReasonNames[event.dropReason])
@@ -20,8 +20,9 @@ final class AgentLineScannerTests: XCTestCase {
     /// The scanner's event, and the drop reason name it found (its bytes
     /// are the line's, so read here).
     func scanned(_ line: [UInt8]) -> (event: ProbeEvent, dropReasonName: String?)? {
-        line.withUnsafeBytes { bytes in
-            AgentLineScanner().scan(bytes).map { ($0.event, $0.dropReasonName.map { String(decoding: $0, as: UTF8.self) }) }
+        var event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
+        return line.withUnsafeBytes { bytes in
+            AgentLineScanner().scan(bytes, into: &event).map { (event, $0.dropReasonName.map { String(decoding: $0, as: UTF8.self) }) }
         }
     }
 
@@ -137,11 +138,11 @@ final class AgentLineScannerTests: XCTestCase {
             XCTAssertNil(scanned(line), "\(old) -> \(new)")
             var decoder = TraceLineDecoder()
             let viaDecoder = line.withUnsafeBytes { bytes in
-                Result { () throws(LineError) in try decoder.decode(bytes, line: 1, terminated: true) }
+                Result { () throws(LineError) in try decoder.entry(bytes, line: 1, terminated: true) }
             }
             var general = TraceLineDecoder()
             let viaParser = line.withUnsafeBytes { bytes in
-                Result { () throws(LineError) in try general.decodeParsed(bytes, line: 1, terminated: true) }
+                Result { () throws(LineError) in try general.parsedEntry(bytes, line: 1, terminated: true) }
             }
             switch (viaDecoder, viaParser) {
             case (.success(let entry), .success(let expected)):
@@ -165,7 +166,7 @@ final class AgentLineScannerTests: XCTestCase {
         let earlier = Array(#"{"ts":1710000000000,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1","ktime_ns":1000}"#.utf8)
         for (line, number) in [(later, 1), (earlier, 2)] {
             let result = line.withUnsafeBytes { bytes in
-                Result { () throws(LineError) in try decoder.decode(bytes, line: number, terminated: true) }
+                Result { () throws(LineError) in try decoder.entry(bytes, line: number, terminated: true) }
             }
             if number == 1 {
                 guard case .success = result else { return XCTFail("the first line is read") }

@@ -195,7 +195,7 @@ final class EventDecodingTests: XCTestCase {
         var decoder = TraceLineDecoder()
         func decode(_ text: String, _ number: Int) -> Result<TraceEntry, LineError> {
             Array(text.utf8).withUnsafeBytes { buffer in
-                Result { () throws(LineError) in try decoder.decode(buffer, line: number, terminated: true) }
+                Result { () throws(LineError) in try decoder.entry(buffer, line: number, terminated: true) }
             }
         }
         let event = { (ktime: Int) in #"{"ts":1,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1","ktime_ns":\#(ktime)}"# }
@@ -220,7 +220,7 @@ final class EventDecodingTests: XCTestCase {
         func decode(_ ktime: Int, _ number: Int) -> Result<TraceEntry, LineError> {
             let text = #"{"ts":1,"event_type":"transport.drop","entity_id":"e","pid":1,"value":"1","ktime_ns":\#(ktime)}"#
             return Array(text.utf8).withUnsafeBytes { buffer in
-                Result { () throws(LineError) in try decoder.decode(buffer, line: number, terminated: true) }
+                Result { () throws(LineError) in try decoder.entry(buffer, line: number, terminated: true) }
             }
         }
         XCTAssertNoThrow(try decode(10_000, 1).get())

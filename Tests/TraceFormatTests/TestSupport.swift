@@ -33,11 +33,32 @@ func encodedLine(_ event: ProbeEvent) -> [UInt8] {
     return Array(writer.bytes.dropLast())
 }
 
+extension TraceLineDecoder {
+    /// A line as `TraceReader.next()` hands it out.
+    mutating func entry(_ bytes: UnsafeRawBufferPointer, line number: Int, terminated: Bool) throws(LineError) -> TraceEntry {
+        var event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
+        return try Self.entry(decode(bytes, line: number, terminated: terminated, into: &event), event: event, line: number)
+    }
+
+    /// The same, read by the JSON parser only.
+    mutating func parsedEntry(_ bytes: UnsafeRawBufferPointer, line number: Int, terminated: Bool) throws(LineError) -> TraceEntry {
+        var event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
+        return try Self.entry(decodeParsed(bytes, line: number, terminated: terminated, into: &event), event: event, line: number)
+    }
+
+    private static func entry(_ item: TraceReader.Item, event: ProbeEvent, line number: Int) -> TraceEntry {
+        switch item {
+        case .event: .event(event, line: number)
+        case .entry(let entry): entry
+        }
+    }
+}
+
 /// Decodes one line on its own (a fresh decoder: no time-order history).
 func decodeLine(_ bytes: [UInt8], terminated: Bool = true) -> Result<TraceEntry, LineError> {
     var decoder = TraceLineDecoder()
     return bytes.withUnsafeBytes { buffer in
-        Result { () throws(LineError) in try decoder.decode(buffer, line: 1, terminated: terminated) }
+        Result { () throws(LineError) in try decoder.entry(buffer, line: 1, terminated: terminated) }
     }
 }
 

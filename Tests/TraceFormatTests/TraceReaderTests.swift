@@ -114,6 +114,36 @@ final class TraceReaderTests: XCTestCase {
         XCTAssertNil(try reader.next(), "stays at the end")
     }
 
+    /// A replay decodes every event into one buffer: each event comes out
+    /// whole, with nothing left from the line before, whether the scanner or
+    /// the parser reads it, and whatever lines come between.
+    func testEventsDecodedIntoOneBufferAreTheEntriesEvents() throws {
+        var events = EventGenerator(generator: SeededGenerator(seed: 0xB0F))
+        var lines: [[UInt8]] = []
+        for number in 0..<200 {
+            let time = UInt64(1_000 + number)
+            switch number % 4 {
+            case 0: lines.append(Array(seed.replacingOccurrences(of: "\"value\"", with: "\"ktime_ns\":\(time),\"value\"").utf8))
+            case 1: lines.append(Array(graph.utf8))
+            default: lines.append(encodedLine(events.event(at: time)))
+            }
+        }
+        let path = try temporaryFile(self, contents: lines.flatMap { $0 + [0x0A] })
+        let entries = readAll(try TraceReader(path: path)).compactMap { try? $0.get() }
+        XCTAssertEqual(entries.count, lines.count)
+
+        let reader = try TraceReader(path: path)
+        var event = ProbeEvent(kind: .processExit, monotonicNanoseconds: 0)
+        for entry in entries {
+            switch try reader.next(decodingEventInto: &event) {
+            case .event: XCTAssertEqual(TraceEntry.event(event, line: entry.line), entry)
+            case .entry(let other): XCTAssertEqual(other, entry)
+            case nil: XCTFail("ends early")
+            }
+        }
+        XCTAssertNil(try reader.next(decodingEventInto: &event))
+    }
+
     func testLinesOfExactlyTheLimitAreRead() throws {
         let padding = TraceReader.maximumLineLength - graph.utf8.count
         let line = Array(repeating: UInt8(ascii: " "), count: padding) + Array(graph.utf8)
