@@ -36,7 +36,7 @@ struct LineSplitter {
 
     /// The next line; nil at the end of the file.
     mutating func next() throws(ReadFailure) -> Line? {
-        text.removeAll(keepingCapacity: true)
+        if !text.isEmpty { text.removeAll(keepingCapacity: true) }
         lineInChunk = nil
         // The usual line lies whole in the chunk: handed out in place.
         if start < end, let newline = firstNewline(), newline - start <= limit {
@@ -74,15 +74,17 @@ struct LineSplitter {
         return length == 0 ? nil : finish(length: length, lastByte: lastByte, overflowed: overflowed, terminated: false)
     }
 
-    /// The current line's bytes, without its "\n" or "\r\n".
-    func withLine<Result, Failure: Error>(
+    /// The current line's bytes, without its "\n" or "\r\n". Mutating only
+    /// so that a splitter kept in a class is used in place, not copied.
+    mutating func withLine<Result, Failure: Error>(
         _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         // withUnsafeBufferPointer, unlike withUnsafeBytes, passes a typed error on.
-        let buffer = lineInChunk == nil ? text : chunk
-        return try buffer.withUnsafeBufferPointer { bytes throws(Failure) in
-            let all = UnsafeRawBufferPointer(bytes)
-            return try body(lineInChunk.map { UnsafeRawBufferPointer(rebasing: all[$0]) } ?? all)
+        guard let lineInChunk else {
+            return try text.withUnsafeBufferPointer { bytes throws(Failure) in try body(UnsafeRawBufferPointer(bytes)) }
+        }
+        return try chunk.withUnsafeBufferPointer { bytes throws(Failure) in
+            try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[lineInChunk]))
         }
     }
 

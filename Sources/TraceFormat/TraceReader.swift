@@ -38,11 +38,13 @@ public final class TraceReader {
     public private(set) var errors: [TraceError] = []
 
     private let descriptor: Int32
+    // Unchecked: a reader is used from one thread, and dynamic exclusivity
+    // checks cost more per line than splitting it.
     /// Internal for the tests, which check that its buffer stays bounded.
-    private(set) var splitter: LineSplitter
-    private var decoder = TraceLineDecoder()
-    private var lineNumber = 0
-    private var finished = false
+    @exclusivity(unchecked) private(set) var splitter: LineSplitter
+    @exclusivity(unchecked) private var decoder = TraceLineDecoder()
+    @exclusivity(unchecked) private var lineNumber = 0
+    @exclusivity(unchecked) private var finished = false
 
     /// `reorderToleranceNanoseconds`: how much earlier than the latest
     /// event an event may be and still be read (counted in
