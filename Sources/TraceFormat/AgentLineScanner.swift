@@ -35,25 +35,28 @@ struct AgentLineScanner {
     }
 }
 
-/// The keys as the encoder writes them (`"key":`), as words to compare
-/// eight bytes at a time; and room for the keys of identity fields.
+/// The keys as the encoder writes them with the byte before (`{"ts":`,
+/// `,"pid":`), as words to compare eight bytes at a time; and room for the
+/// keys of identity fields.
 private final class ScanTables {
     static let wordsPerKey = 3
     /// Identity fields a line may have (the launcher's and the cgroup's).
     static let otherKeyLimit = 32
 
-    let quotedKeyWords = UnsafeMutablePointer<UInt64>.allocate(capacity: wordsPerKey * EventKey.allCases.count)
-    let quotedKeyMasks = UnsafeMutablePointer<UInt64>.allocate(capacity: wordsPerKey * EventKey.allCases.count)
-    let quotedKeyLengths = UnsafeMutablePointer<Int>.allocate(capacity: EventKey.allCases.count)
+    let keyWords = UnsafeMutablePointer<UInt64>.allocate(capacity: wordsPerKey * EventKey.allCases.count)
+    let keyMasks = UnsafeMutablePointer<UInt64>.allocate(capacity: wordsPerKey * EventKey.allCases.count)
+    let keyLengths = UnsafeMutablePointer<Int>.allocate(capacity: EventKey.allCases.count)
     /// Start and end of each identity key of the line being read.
     let otherKeys = UnsafeMutablePointer<Int>.allocate(capacity: 2 * otherKeyLimit)
 
     init() {
         for key in EventKey.allCases {
             let name = UnsafeRawBufferPointer(start: key.name.utf8Start, count: key.name.utf8CodeUnitCount)
-            let quoted = [UInt8(ascii: "\"")] + name + [UInt8(ascii: "\""), UInt8(ascii: ":")]
+            // `ts` is always the first member, every other key follows one.
+            let before = key == .ts ? UInt8(ascii: "{") : UInt8(ascii: ",")
+            let quoted = [before, UInt8(ascii: "\"")] + name + [UInt8(ascii: "\""), UInt8(ascii: ":")]
             precondition(quoted.count <= 8 * Self.wordsPerKey, "an event key is longer than the scanner compares")
-            quotedKeyLengths[key.rawValue] = quoted.count
+            keyLengths[key.rawValue] = quoted.count
             for word in 0..<Self.wordsPerKey {
                 var value: UInt64 = 0
                 var mask: UInt64 = 0
@@ -61,16 +64,16 @@ private final class ScanTables {
                     value |= UInt64(byte) << (8 * offset)
                     mask |= 0xFF << (8 * offset)
                 }
-                quotedKeyWords[Self.wordsPerKey * key.rawValue + word] = value
-                quotedKeyMasks[Self.wordsPerKey * key.rawValue + word] = mask
+                keyWords[Self.wordsPerKey * key.rawValue + word] = value
+                keyMasks[Self.wordsPerKey * key.rawValue + word] = mask
             }
         }
     }
 
     deinit {
-        quotedKeyWords.deallocate()
-        quotedKeyMasks.deallocate()
-        quotedKeyLengths.deallocate()
+        keyWords.deallocate()
+        keyMasks.deallocate()
+        keyLengths.deallocate()
         otherKeys.deallocate()
     }
 }
@@ -213,25 +216,25 @@ private struct PlainLine {
     /// Whether the next member's key is `key`: then the cursor moves to its value.
     @inline(__always)
     private mutating func at(_ key: EventKey) -> Bool {
-        guard index < count, text[index] == (index == 0 ? UInt8(ascii: "{") : UInt8(ascii: ",")) else { return false }
-        let start = index + 1
-        let length = tables.quotedKeyLengths[key.rawValue]
-        let available = count - start
-        guard available > length else { return false }
-        var offset = 0
-        var word = ScanTables.wordsPerKey &* key.rawValue
-        while offset < length {
-            var loaded: UInt64 = 0
-            if available - offset >= 8 {
-                loaded = UnsafeRawPointer(text + start + offset).loadUnaligned(as: UInt64.self)
-            } else {
-                for position in 0..<(length - offset) { loaded |= UInt64(text[start + offset + position]) << (8 * position) }
+        let length = tables.keyLengths[key.rawValue]
+        // A value must follow.
+        guard count - index > length else { return false }
+        let first = ScanTables.wordsPerKey &* key.rawValue
+        var difference: UInt64 = 0
+        if count - index >= 8 * ScanTables.wordsPerKey {
+            for word in 0..<ScanTables.wordsPerKey {
+                let loaded = UnsafeRawPointer(text + index + 8 * word).loadUnaligned(as: UInt64.self)
+                difference |= (loaded ^ tables.keyWords[first + word]) & tables.keyMasks[first + word]
             }
-            guard loaded & tables.quotedKeyMasks[word] == tables.quotedKeyWords[word] else { return false }
-            offset &+= 8
-            word &+= 1
+        } else {
+            // Near the end of the line: byte by byte, never past it.
+            for position in 0..<length {
+                let byte = UInt8(truncatingIfNeeded: tables.keyWords[first + position / 8] >> (8 * (position % 8)))
+                difference |= UInt64(text[index + position] ^ byte)
+            }
         }
-        index = start + length
+        guard difference == 0 else { return false }
+        index &+= length
         return true
     }
 
