@@ -17,8 +17,11 @@ static __always_inline struct listener_key listener_of(struct sock *sk)
 	return key;
 }
 
-/* What socket_owner_processes knows of a process. */
-enum { OWNER_PROCESS_FOUND = 0, OWNER_PROCESS_ENVIRONMENT_SENT = 1 };
+/* What socket_owner_processes knows of a process. An exited process's
+ * entry stays, marked, until the LRU reuses it: marking it is one atomic
+ * exchange, deleting it takes two locks in the exit hook. A new process
+ * with the same tgid finds the mark and starts afresh. */
+enum { OWNER_PROCESS_FOUND = 0, OWNER_PROCESS_ENVIRONMENT_SENT = 1, OWNER_PROCESS_EXITED = 2 };
 
 static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *node)
 {
@@ -100,8 +103,8 @@ static __always_inline void send_process_environment(__u64 pid_tgid)
 static __always_inline void remember_owner_process(__u64 pid_tgid)
 {
 	__u32 tgid = pid_tgid >> 32;
-	__u8 *known = bpf_map_lookup_elem(&socket_owner_processes, &tgid);
-	__u8 sent = OWNER_PROCESS_ENVIRONMENT_SENT;
+	__u32 *known = bpf_map_lookup_elem(&socket_owner_processes, &tgid);
+	__u32 sent = OWNER_PROCESS_ENVIRONMENT_SENT;
 
 	if (known && *known == OWNER_PROCESS_ENVIRONMENT_SENT)
 		return;
@@ -113,8 +116,12 @@ static __always_inline void remember_owner_process(__u64 pid_tgid)
  * first claim in its own context. */
 static __always_inline void remember_found_process(__u32 tgid)
 {
-	__u8 found = OWNER_PROCESS_FOUND;
-	bpf_map_update_elem(&socket_owner_processes, &tgid, &found, BPF_NOEXIST);
+	__u32 *known = bpf_map_lookup_elem(&socket_owner_processes, &tgid);
+	__u32 found = OWNER_PROCESS_FOUND;
+
+	if (known && *known != OWNER_PROCESS_EXITED)
+		return;
+	bpf_map_update_elem(&socket_owner_processes, &tgid, &found, BPF_ANY);
 }
 
 /* Claims by the owning task that changed nothing before the send hook
@@ -315,27 +322,13 @@ int claim_existing_sockets(struct bpf_iter__task_file *ctx)
 	return 0;
 }
 
-/*
- * The exit of a process that owned a socket, so user space can drop what
- * it knows of it. Fires per thread; the process is gone when the last
- * thread exits, which do_exit() marks by taking signal->live to zero
- * before this tracepoint (kernels of every version agree on this).
- */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(socket_owner_exit, struct task_struct *task)
+/* Sends the exit of the current task's process, which owned a socket. */
+static __always_inline void send_owner_exit(struct task_struct *task, __u32 tgid)
 {
-	struct ark_record *record;
-	__u32 tgid = task->tgid;
+	struct ark_record *record = reserve_record(ARK_RECORD_PROCESS_EXIT);
 
-	/* Plain loads: a tp_btf argument. Most exits are of threads, or of
-	 * processes that never owned a socket: a lookup (no lock) tells. */
-	if (task->signal->live.counter != 0 || !bpf_map_lookup_elem(&socket_owner_processes, &tgid))
-		return 0;
-	if (bpf_map_delete_elem(&socket_owner_processes, &tgid) != 0)
-		return 0;
-	record = reserve_record(ARK_RECORD_PROCESS_EXIT);
 	if (!record)
-		return 0;
+		return;
 	record->owner.tgid = tgid;
 	record->owner.tid = task->pid;
 	record->owner.source = ARK_OWNER_SOCKET;
@@ -345,6 +338,44 @@ int BPF_PROG(socket_owner_exit, struct task_struct *task)
 	record->owner.cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 	record->drop_reason = task->exit_code;
 	submit_record(record);
+}
+
+/*
+ * The exit of a process that owned a socket, so user space can drop what
+ * it knows of it. Fires per thread; the process is gone when the last
+ * thread exits, which do_exit() marks by taking signal->live to zero
+ * before this tracepoint (kernels of every version agree on this).
+ * Threads exiting together can each find live at zero: the exchange of
+ * the process's mark lets exactly one of them report (BPF atomics, 5.12+).
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(socket_owner_exit, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+	__u32 *known;
+
+	/* Plain loads: a tp_btf argument. Most exits are of threads, or of
+	 * processes that never owned a socket: a lookup (no lock) tells. */
+	if (task->signal->live.counter != 0)
+		return 0;
+	known = bpf_map_lookup_elem(&socket_owner_processes, &tgid);
+	if (!known || __sync_lock_test_and_set(known, OWNER_PROCESS_EXITED) == OWNER_PROCESS_EXITED)
+		return 0;
+	send_owner_exit(task, tgid);
+	return 0;
+}
+
+/* Before 5.12 (no atomic exchange): the delete that succeeds reports. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(socket_owner_exit_deleting, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+
+	if (task->signal->live.counter != 0 || !bpf_map_lookup_elem(&socket_owner_processes, &tgid))
+		return 0;
+	if (bpf_map_delete_elem(&socket_owner_processes, &tgid) != 0)
+		return 0;
+	send_owner_exit(task, tgid);
 	return 0;
 }
 

@@ -72,7 +72,7 @@ struct socket_owner_processes_map {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u32); /* the atomic exchange's smallest size */
 };
 extern struct socket_owner_processes_map socket_owner_processes SEC(".maps");
 

@@ -1,3 +1,4 @@
+import CLibBPF
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -115,7 +116,16 @@ struct FeatureVariant: Sendable {
             default: nil
             }
         },
-        .btf(.processExits, "socket_owner_exit", "sched_process_exit"),
+        FeatureVariant(feature: .processExits, program: "socket_owner_exit", hook: .tpBTF("sched_process_exit")) {
+            if $0.tracepointArguments("sched_process_exit") == nil {
+                "no tp_btf tracepoint sched_process_exit (btf_trace_sched_process_exit) in kernel BTF"
+            } else if !$0.acceptsAtomicExchange {
+                "the verifier refuses BPF atomic exchanges before 5.12 (each owner's exit costs a map delete)"
+            } else {
+                nil
+            }
+        },
+        .btf(.processExits, "socket_owner_exit_deleting", "sched_process_exit"),
     ]
 
     /// A tp_btf program that needs only its tracepoint.
@@ -138,6 +148,9 @@ final class KernelFacts {
     /// bpf_get_socket_cookie() on a tracing program's socket (5.12+): the
     /// function behind it exists only where it is allowed.
     let tracingMaySocketCookie: Bool
+    /// BPF atomic exchange (5.12+), asked of the verifier itself: kernels
+    /// with backports have it earlier.
+    let acceptsAtomicExchange: Bool
     private var tracefsChecked: String??
 
     init(btf: KernelBTF) {
@@ -149,6 +162,37 @@ final class KernelFacts {
         tracepointArgumentCounts = counts
         hasTaskFileIterator = btf.hasStruct("bpf_iter__task_file")
         tracingMaySocketCookie = btf.hasFunction("bpf_get_socket_ptr_cookie")
+        acceptsAtomicExchange = Self.verifierAcceptsAtomicExchange()
+    }
+
+    /// Loads `*(u64 *)(r10 - 8) = 0; r1 = 1; r1 = xchg(r10 - 8, r1);
+    /// return 0` as a socket filter.
+    private static func verifierAcceptsAtomicExchange() -> Bool {
+        func instruction(_ code: Int32, destination: UInt8 = 0, source: UInt8 = 0, offset: Int16 = 0,
+                         immediate: Int32 = 0) -> bpf_insn {
+            var instruction = bpf_insn()
+            instruction.code = UInt8(code)
+            instruction.dst_reg = destination
+            instruction.src_reg = source
+            instruction.off = offset
+            instruction.imm = immediate
+            return instruction
+        }
+        let frame: UInt8 = 10
+        let program = [
+            instruction(BPF_ST | BPF_MEM | BPF_DW, destination: frame, offset: -8),
+            instruction(BPF_ALU64 | BPF_MOV | BPF_K, destination: 1, immediate: 1),
+            instruction(BPF_STX | BPF_ATOMIC | BPF_DW, destination: frame, source: 1, offset: -8,
+                        immediate: BPF_XCHG),
+            instruction(BPF_ALU64 | BPF_MOV | BPF_K, destination: 0),
+            instruction(BPF_JMP | BPF_EXIT),
+        ]
+        let descriptor = program.withUnsafeBufferPointer {
+            bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "ark_xchg_probe", "GPL", $0.baseAddress, $0.count, nil)
+        }
+        guard descriptor >= 0 else { return false }
+        close(descriptor)
+        return true
     }
 
     func tracepointArguments(_ name: String) -> Int? { tracepointArgumentCounts[name] }

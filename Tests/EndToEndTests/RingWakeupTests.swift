@@ -112,6 +112,31 @@ final class RingWakeupTests: XCTestCase {
         }
     }
 
+    /// A process's exit is reported once, not per thread, when its threads
+    /// die together. (Two of them finding it gone at once, which the
+    /// program's exchange or delete settles, is too rare to provoke here.)
+    func testAProcessWhoseThreadsExitTogetherIsReportedOnce() throws {
+        let port = try closedLoopbackPort()
+        let traffic = try NamespaceLab.productURL(named: "ark-lab-traffic")
+        var pids: [UInt32] = []
+        var exits: [UInt32: Int] = [:]
+        for _ in 0..<20 {
+            let process = Process()
+            process.executableURL = traffic
+            process.arguments = ["exit-together", "--to", "127.0.0.1", "--port", String(port), "--threads", "8"]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0)
+            pids.append(UInt32(process.processIdentifier))
+            while try probe.consume({ record in
+                if record.pointee.kind == ARK_RECORD_PROCESS_EXIT.rawValue { exits[record.pointee.owner.tgid, default: 0] += 1 }
+            }) > 0 {}
+        }
+        for pid in pids { XCTAssertEqual(exits[pid], 1, "exit records of \(pid)") }
+        XCTAssertEqual(try probe.lostRecords(), 0)
+    }
+
     // MARK: Helpers
 
     private func monotonicNow() -> UInt64 {

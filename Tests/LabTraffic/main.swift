@@ -7,6 +7,7 @@
 //   connect-timeout --to HOST --port P --wait SECONDS
 //   train --to HOST --port P --chunk BYTES --seconds S
 //   launch --ranks N --style torchrun|slurm|mpi ... -- train ARGS...
+//   exit-together --to HOST --port P --threads T
 //
 // Each subcommand prints one JSON object line on stdout when it finishes
 // (send --prefill / --hold-until-go print one "phase" line before it);
@@ -24,6 +25,7 @@ usage: ark-lab-traffic sink --port P [--bind ADDR] [--wait-for-go] [--rcvbuf BYT
        ark-lab-traffic train --to HOST --port P --chunk BYTES --seconds S
        ark-lab-traffic launch --ranks N --style torchrun|slurm|mpi [--run-id ID] [--master ADDR:PORT]
                               [--slurm-job ID] [--cgroup GROUP] -- train ARGS...
+       ark-lab-traffic exit-together --to HOST --port P --threads T
 """
 
 let arguments = CommandLine.arguments
@@ -37,6 +39,7 @@ case "send": runSend(arguments.dropFirst(2))
 case "connect-timeout": runConnectTimeout(arguments.dropFirst(2))
 case "train": runTrain(arguments.dropFirst(2))
 case "launch": runLaunch(arguments.dropFirst(2))
+case "exit-together": runExitTogether(arguments.dropFirst(2))
 case "-h", "--help", "help":
     print(usage)
     exit(0)
