@@ -43,6 +43,12 @@ enum LoadingProcess {
             close(ends[0])
             // Not outlive an agent killed while it waits (nor one gone already).
             if ark_die_with_parent() != 0 || getppid() != parent { _exit(1) }
+            // Big buffers (the kernel's BTF, read and parsed twice) in mappings
+            // of their own, unmapped when freed. By default glibc raises its
+            // mapping threshold to the size of the first such buffer freed, and
+            // the next ones stay in the heap once freed: ~5.5 MB still charged
+            // to the agent's memory cgroup while the maps are created.
+            mallopt(M_MMAP_THRESHOLD, 128 * 1024)
             let sent = send(job(), over: ends[1])
             // No atexit handlers, no flush of stdio buffers the parent owns too.
             _exit(sent ? 0 : 1)
