@@ -39,8 +39,10 @@ public final class RuleEngine {
         let holdNanoseconds: UInt64
         let keepFiringNanoseconds: UInt64
         let evidenceFields: [String]
-        var entities: [AlertEntity: EntityState] = [:]
+        var entities: EntityTable = [:]
     }
+
+    private typealias EntityTable = [AlertEntity: EntityState]
 
     private struct EntityState {
         var lifecycle = AlertLifecycle()
@@ -205,62 +207,96 @@ public final class RuleEngine {
     /// are sorted: a rule may track thousands of entities, and in a storm
     /// most are firing and seen.
     private func activeEntities(of index: Int, excluding seen: Set<AlertEntity> = []) -> [AlertEntity] {
-        // Each id is made once, not once per comparison.
-        rules[index].entities
-            .compactMap { $0.value.lifecycle.phase != .inactive && !seen.contains($0.key) ? $0.key : nil }
-            .map { (id: $0.description, entity: $0) }
-            .sorted { $0.id < $1.id }
-            .map(\.entity)
+        // States read in place: iterating the table copies each one.
+        var active: [(id: String, entity: AlertEntity)] = []
+        var position = rules[index].entities.startIndex
+        while position != rules[index].entities.endIndex {
+            if rules[index].entities.values[position].lifecycle.phase != .inactive {
+                let entity = rules[index].entities.keys[position]
+                // Each id is made once, not once per comparison.
+                if !seen.contains(entity) { active.append((entity.description, entity)) }
+            }
+            rules[index].entities.formIndex(after: &position)
+        }
+        return active.sorted { $0.id < $1.id }.map(\.entity)
     }
 
     // MARK: Evaluation
 
     private func evaluate(_ index: Int, _ instance: some SubjectInstance, at time: UInt64, alerts: inout [Alert]) {
         let entity = instance.entity
-        if rules[index].entities[entity] == nil {
-            guard makeRoom(in: index) else { return }
-            rules[index].entities[entity] = EntityState(
-                windows: rules[index].rule.aggregates.map(AggregateWindow.init), lastSeen: time)
+        // An untracked entity of a rule without windows is inactive, and
+        // stays so (and untracked) unless its condition holds: most
+        // subjects of a tick are such, and making their state only for the
+        // tick's end to forget it again cost a third of the tick.
+        if rules[index].rule.aggregates.isEmpty, rules[index].entities.index(forKey: entity) == nil {
+            context.load(rules[index].rule.fieldNames, instance.value)
+            context.aggregates.removeAll(keepingCapacity: true)
+            guard rules[index].rule.condition.holds(in: context),
+                  let position = position(of: entity, in: index, at: time) else { return }
+            update(index, at: position, entity: entity, holds: true, at: time, instance: instance, alerts: &alerts)
+            return
         }
-        load(index, instance, entity: entity, at: time)
+        guard let position = position(of: entity, in: index, at: time) else { return }
+        load(index, instance, at: position, time)
         let holds = rules[index].rule.condition.holds(in: context)
-        update(index, entity: entity, holds: holds, at: time, instance: instance, alerts: &alerts)
+        update(index, at: position, entity: entity, holds: holds, at: time, instance: instance, alerts: &alerts)
     }
 
-    private func load(_ index: Int, _ instance: some SubjectInstance, entity: AlertEntity, at time: UInt64) {
+    /// Where the state of `entity` is in rule `index`'s table, made if it
+    /// is new; nil when there is no room. The state is then read and
+    /// changed at this position: `entities[entity]!.field = x` hashes the
+    /// entity and moves the whole state out of the table and back each time.
+    private func position(of entity: AlertEntity, in index: Int, at time: UInt64) -> EntityTable.Index? {
+        if let position = rules[index].entities.index(forKey: entity) { return position }
+        guard makeRoom(in: index) else { return nil }
+        rules[index].entities[entity] = EntityState(
+            windows: rules[index].rule.aggregates.map(AggregateWindow.init), lastSeen: time)
+        return rules[index].entities.index(forKey: entity)
+    }
+
+    private func load(_ index: Int, _ instance: some SubjectInstance, at position: EntityTable.Index, _ time: UInt64) {
         context.load(rules[index].rule.fieldNames, instance.value)
         context.aggregates.removeAll(keepingCapacity: true)
         for slot in rules[index].rule.aggregates.indices {
-            context.aggregates.append(rules[index].entities[entity]!.windows[slot].value(at: time))
+            context.aggregates.append(rules[index].entities.values[position].windows[slot].value(at: time))
         }
     }
 
     private func update(_ index: Int, entity: AlertEntity, holds: Bool, at time: UInt64,
                         instance: (any SubjectInstance)?, alerts: inout [Alert]) {
+        guard let position = rules[index].entities.index(forKey: entity) else { return }
+        update(index, at: position, entity: entity, holds: holds, at: time, instance: instance, alerts: &alerts)
+    }
+
+    /// `position`: where `entity` is in the rule's table (no insertion or
+    /// removal happens here, so it stays valid).
+    private func update(_ index: Int, at position: EntityTable.Index, entity: AlertEntity, holds: Bool, at time: UInt64,
+                        instance: (any SubjectInstance)?, alerts: inout [Alert]) {
         // Fields one by one: a copy of rules[index] would hold a second
         // reference to its entity table and make every change copy it.
         let rule = rules[index].rule
         if let instance {
-            rules[index].entities[entity]!.lastPid = instance.pid
+            rules[index].entities.values[position].lastPid = instance.pid
         }
-        guard let transition = rules[index].entities[entity]!.lifecycle.update(
+        guard let transition = rules[index].entities.values[position].lifecycle.update(
             holds: holds, at: time, for: rules[index].holdNanoseconds, keepFiring: rules[index].keepFiringNanoseconds)
         else {
             if holds, let instance {
-                rules[index].entities[entity]!.heldSubject = instance
-                rules[index].entities[entity]!.heldAggregates = context.aggregates
+                rules[index].entities.values[position].heldSubject = instance
+                rules[index].entities.values[position].heldAggregates = context.aggregates
             }
             return
         }
         if let instance {
-            remember(instance, rule: rule, in: index, entity: entity)
-        } else if let held = rules[index].entities[entity]!.heldSubject {
+            remember(instance, rule: rule, in: index, at: position)
+        } else if let held = rules[index].entities.values[position].heldSubject {
             context.load(rule.fieldNames, held.value)
-            context.aggregates = rules[index].entities[entity]!.heldAggregates
-            remember(held, rule: rule, in: index, entity: entity)
+            context.aggregates = rules[index].entities.values[position].heldAggregates
+            remember(held, rule: rule, in: index, at: position)
         }
-        rules[index].entities[entity]!.heldSubject = nil
-        let state = rules[index].entities[entity]!
+        rules[index].entities.values[position].heldSubject = nil
+        let state = rules[index].entities.values[position]
         // A subject that is gone: its last known figures, and a message
         // saying the condition no longer holds.
         let message = instance == nil ? "\(rule.name) no longer holds for \(entity)" : rule.message.render(context)
@@ -273,10 +309,10 @@ public final class RuleEngine {
 
     /// Keeps the figures of an evaluation that had its subject (the context
     /// is loaded with it).
-    private func remember(_ instance: some SubjectInstance, rule: CompiledRule, in index: Int, entity: AlertEntity) {
-        rules[index].entities[entity]!.lastValue =
+    private func remember(_ instance: some SubjectInstance, rule: CompiledRule, in index: Int, at position: EntityTable.Index) {
+        rules[index].entities.values[position].lastValue =
             rule.value?.evaluate(context) ?? rule.fieldNames.first.map { instance.value($0) } ?? .missing
-        rules[index].entities[entity]!.lastEvidence = rules[index].evidenceFields.map { ($0, instance.value($0)) }
+        rules[index].entities.values[position].lastEvidence = rules[index].evidenceFields.map { ($0, instance.value($0)) }
     }
 
     /// Makes room for one more entity of rule `index`; false when every
@@ -286,7 +322,7 @@ public final class RuleEngine {
         // The least recently seen inactive entity (ties by id), found in
         // place: a filtered copy of a full table per new entity made a
         // long storm quadratic.
-        var oldest: (position: Dictionary<AlertEntity, EntityState>.Index, lastSeen: UInt64)?
+        var oldest: (position: EntityTable.Index, lastSeen: UInt64)?
         var position = rules[index].entities.startIndex
         while position != rules[index].entities.endIndex {
             // Read in place (inout): a plain read copies the whole state.

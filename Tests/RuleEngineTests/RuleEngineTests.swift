@@ -454,6 +454,23 @@ final class GraphRuleTests: XCTestCase {
         XCTAssertEqual(harness.alerts.map(\.pid), [100, 100, 100, 100])
     }
 
+    /// A tick evaluates every connection but tracks only those whose
+    /// condition holds: more healthy connections than a rule may track
+    /// neither make it forget anything nor crowd out the storm.
+    func testHealthyConnectionsAreNotTrackedAtATick() throws {
+        let healthy = RuleEngine.maximumEntitiesPerRule + 100
+        let harness = try EngineHarness(Self.storm)
+        var events = (0..<healthy).map {
+            retransmit(pid: 100, at: 1000, cookie: UInt64(100 + $0), sport: UInt16(20000 + $0))
+        }
+        events += [rto(pid: 100, at: 1000, cookie: 7), rto(pid: 100, at: 1100, cookie: 7), rto(pid: 100, at: 1200, cookie: 7)]
+        harness.feedSorted(events)
+        harness.run(until: 1500)
+        XCTAssertEqual(harness.graph.connections.count, healthy + 1)
+        XCTAssertEqual(harness.summary(), ["1250 firing storm connection-7 value=3"])
+        XCTAssertEqual(harness.engine.forgottenEntities, 0)
+    }
+
     func testConnectionAggregatesReadTheConnectionsEvents() throws {
         let yaml = """
         rules:
