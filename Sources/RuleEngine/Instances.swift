@@ -44,6 +44,7 @@ struct Instances {
                 peerWaiters: peersByAddress[edge.latestPeer]?.waiters ?? 0, identity: graph.identities[pid]))
         }
         peers = peersByAddress.values.sorted { ($0.address.high, $0.address.low) < ($1.address.high, $1.address.low) }
+        if needed.contains(.connection) { connections.reserveCapacity(graph.connections.count) }
         for cookie in graph.connections.keys.sorted() where needed.contains(.connection) {
             var node = graph.connections[cookie]!
             let counts = node.counts(at: time)

@@ -174,8 +174,9 @@ public final class RuleEngine {
     /// gone (which resolves them).
     public func evaluate(graph: StateGraph, at time: UInt64, alerts: inout [Alert]) {
         let instances = Instances(graph: graph, drops: &drops, at: time, needed: neededSubjects)
+        var seen: Set<AlertEntity> = []
         for index in rules.indices {
-            var seen: Set<AlertEntity> = []
+            seen.removeAll(keepingCapacity: true)
             switch rules[index].subject {
             case .waitsOnNetwork: for instance in instances.networkEdges { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
             case .peer: for instance in instances.peers { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
