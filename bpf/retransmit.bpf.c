@@ -10,13 +10,35 @@
  */
 #include "probe.bpf.h"
 
+/* The skb's TCP control block. A tp_btf skb is read with plain loads, a
+ * byte at a time (the verifier takes no wider load inside the char
+ * array; a probe read costs ~50 ns); another skb with probe reads. */
+static __always_inline __u8 tcp_cb_flags(struct sk_buff *skb, bool trusted)
+{
+	const struct tcp_skb_cb *cb = (const void *)&skb->cb;
+
+	if (trusted)
+		return skb->cb[bpf_core_field_offset(struct tcp_skb_cb, tcp_flags)];
+	return BPF_CORE_READ(cb, tcp_flags);
+}
+
+/* tcp_gso_segs, a little-endian __u16 (x86-64 and arm64). */
+static __always_inline __u16 tcp_cb_gso_segs(struct sk_buff *skb, bool trusted)
+{
+	const struct tcp_skb_cb *cb = (const void *)&skb->cb;
+	__u32 offset = bpf_core_field_offset(struct tcp_skb_cb, tcp_gso_segs);
+
+	if (trusted)
+		return (__u8)skb->cb[offset] | (__u16)(__u8)skb->cb[offset + 1] << 8;
+	return BPF_CORE_READ(cb, tcp_gso_segs);
+}
+
 static __always_inline __u8 retransmit_cause(const struct tcp_sock *tp, struct sk_buff *skb,
 					     __u8 ca_state, bool trusted)
 {
 	const struct inet_connection_sock *icsk = (const void *)tp;
-	const struct tcp_skb_cb *cb = (const void *)&skb->cb;
 
-	if (BPF_CORE_READ(cb, tcp_flags) & TCPHDR_SYN)
+	if (tcp_cb_flags(skb, trusted) & TCPHDR_SYN)
 		return ARK_CAUSE_SYN;
 	if (ca_state == TCP_CA_Loss)
 		return ARK_CAUSE_RTO;
@@ -27,15 +49,12 @@ static __always_inline __u8 retransmit_cause(const struct tcp_sock *tp, struct s
 	return ARK_CAUSE_OTHER;
 }
 
-/* `trusted`: sk is a tp_btf argument (READ_KERNEL). The skb's control
- * block is read with probe reads either way: a plain load may not reach
- * into the kernel's char array as another type. */
+/* `trusted`: sk and skb are tp_btf arguments (READ_KERNEL, tcp_cb_byte). */
 static __always_inline struct ark_record *retransmit_record(struct sock *sk, struct sk_buff *skb,
 							    int err, bool trusted)
 {
 	const struct tcp_sock *tp = tcp_socket(sk, trusted);
 	const struct inet_connection_sock *icsk = (const void *)tp;
-	const struct tcp_skb_cb *cb = (const void *)&skb->cb;
 	struct ark_record *record;
 	__u32 packets_out;
 	__u16 segments;
@@ -46,7 +65,7 @@ static __always_inline struct ark_record *retransmit_record(struct sock *sk, str
 	if (!record)
 		return 0;
 	fill_socket(record, sk, trusted);
-	segments = BPF_CORE_READ(cb, tcp_gso_segs);
+	segments = tcp_cb_gso_segs(skb, trusted);
 	/* tcp_skb_pcount(): an skb not yet split for GSO counts as one. */
 	record->segments = segments ? segments : 1;
 	record->error = err;
