@@ -189,7 +189,7 @@ struct BlockedWindow: Sendable {
 /// stall from a slowdown quickly.
 struct EdgeBlocking: Sendable {
     /// Connections in a spell now.
-    private var blocked: Set<UInt64> = []
+    private var blocked = UInt64Set()
     /// The spell in progress: when it began (a spell that reached back into
     /// the previous one continues it) and from when it is not yet counted.
     private var spellStart: UInt64 = 0
@@ -229,7 +229,7 @@ struct EdgeBlocking: Sendable {
     /// Returns the nanoseconds this adds to the edge's blocked time.
     @discardableResult
     mutating func connection(_ key: UInt64, unblockedAt end: UInt64) -> UInt64 {
-        guard blocked.remove(key) != nil, let from = uncountedFrom else { return 0 }
+        guard blocked.remove(key), let from = uncountedFrom else { return 0 }
         guard blocked.isEmpty else {
             latestEnd = max(latestEnd, end)
             return 0

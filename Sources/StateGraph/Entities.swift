@@ -47,7 +47,7 @@ public struct WaitsOnEdge: Sendable {
     /// Retransmissions the kernel could not send, in the window.
     var failures: SlidingWindow
     /// Connections behind the edge (cookies), bounded.
-    public internal(set) var connections: Set<UInt64> = []
+    public internal(set) var connections = UInt64Set()
     /// The connection of the latest evidence, already in `connections`
     /// (unless that was full); 0: none yet.
     var lastConnection: UInt64 = 0
