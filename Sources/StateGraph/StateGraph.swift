@@ -128,8 +128,7 @@ public struct StateGraph: Sendable {
             if let end = connections.values[connectionIndex].blocking.inferProgress(at: now) {
                 unblock(connectionAt: connectionIndex, at: end)
             }
-            opened = connections.values[connectionIndex].blocking.retransmit(event, at: now)
-            blockedSince = connections.values[connectionIndex].blocking.since
+            (opened, blockedSince) = Self.retransmit(event, at: now, on: &connections.values[connectionIndex])
         } else {
             if connections.count >= configuration.maximumConnections { evictOldestConnection() }
             let window = configuration.windowSeconds
@@ -138,8 +137,7 @@ public struct StateGraph: Sendable {
                 backoff: event.backoff, lastEvidence: now,
                 segments: SlidingWindow(seconds: window), timeouts: SlidingWindow(seconds: window))
             Self.record(event, at: now, on: &node)
-            opened = node.blocking.retransmit(event, at: now)
-            blockedSince = node.blocking.since
+            (opened, blockedSince) = Self.retransmit(event, at: now, on: &node)
             connections[key] = node
         }
         let added = Self.record(event, connection: key, at: now, on: &processes.values[processIndex!],
@@ -147,7 +145,7 @@ public struct StateGraph: Sendable {
         // Also when an edge is new: one that expired and came back must
         // learn of a spell still going on.
         if let blockedSince, opened || added.network || added.peer {
-            processes.values[processIndex!].block(connection: key, to: event.connection.remoteAddress, since: blockedSince)
+            processes.values[processIndex!].block(connection: key, toPeerAt: added.peerIndex, since: blockedSince)
         }
         if added.network { changes.append(change(.added, processes[pid]!.network!, of: pid)) }
         if added.peer { changes.append(change(.added, processes[pid]!.peers[event.connection.remoteAddress]!, of: pid)) }
@@ -169,11 +167,21 @@ public struct StateGraph: Sendable {
         if event.cause == .rto { connection.timeouts.add(1, at: now) }
     }
 
+    /// Folds the retransmission into the connection's spells; says whether
+    /// it opened one, and since when the connection is blocked. In place
+    /// (inout): a read through Dictionary.Values copies the whole node.
+    private static func retransmit(_ event: ProbeEvent, at now: UInt64,
+                                   on connection: inout ConnectionNode) -> (opened: Bool, blockedSince: UInt64?) {
+        let opened = connection.blocking.retransmit(event, at: now)
+        return (opened, connection.blocking.since)
+    }
+
     /// Strengthens (creating if needed) the process's edges to the network
-    /// and to the event's peer; says which were created.
+    /// and to the event's peer; says which were created, and where the
+    /// peer's edge is, so that it is looked up once.
     private static func record(_ event: ProbeEvent, connection key: UInt64, at now: UInt64,
-                               on process: inout ProcessNode,
-                               configuration: GraphConfiguration) -> (network: Bool, peer: Bool) {
+                               on process: inout ProcessNode, configuration: GraphConfiguration)
+        -> (network: Bool, peer: Bool, peerIndex: [IPAddress: WaitsOnEdge].Index) {
         let peer = event.connection.remoteAddress
         process.command = event.owner.command
         process.cgroupID = event.owner.cgroupID
@@ -186,12 +194,12 @@ public struct StateGraph: Sendable {
         strengthen(&process.network!, with: event, connection: key, at: now, configuration: configuration)
         if let index = process.peers.index(forKey: peer) {
             strengthen(&process.peers.values[index], with: event, connection: key, at: now, configuration: configuration)
-            return (newNetwork, false)
+            return (newNetwork, false, index)
         }
         var edge = WaitsOnEdge(pid: process.pid, target: .peer(peer), at: now, window: configuration.windowSeconds, peer: peer)
         strengthen(&edge, with: event, connection: key, at: now, configuration: configuration)
         process.peers[peer] = edge
-        return (newNetwork, true)
+        return (newNetwork, true, process.peers.index(forKey: peer)!)
     }
 
     private static func strengthen(_ edge: inout WaitsOnEdge, with event: ProbeEvent, connection key: UInt64,
@@ -391,11 +399,12 @@ public struct StateGraph: Sendable {
 }
 
 extension ProcessNode {
-    /// A connection's spell began: its network edge and its peer's learn it.
-    /// Mutating, so that a node in a table is changed in place.
-    mutating func block(connection key: UInt64, to peer: IPAddress, since start: UInt64) {
+    /// A connection's spell began: its network edge and its peer's (at
+    /// `peerIndex`) learn it. Mutating, so that a node in a table is
+    /// changed in place.
+    mutating func block(connection key: UInt64, toPeerAt peerIndex: [IPAddress: WaitsOnEdge].Index, since start: UInt64) {
         network?.blocking.connection(key, blockedSince: start)
-        if let index = peers.index(forKey: peer) { peers.values[index].blocking.connection(key, blockedSince: start) }
+        peers.values[peerIndex].blocking.connection(key, blockedSince: start)
     }
 
     /// A connection's spell ended; returns the nanoseconds it adds to the
