@@ -111,15 +111,9 @@ public struct IPAddress: Equatable, Hashable, Sendable, CustomStringConvertible 
         hasher.combine(high &* 0x9E37_79B9_7F4A_7C15 ^ low)
     }
 
-    /// What Dictionary and Set hash with. Peers are looked up per event, and
-    /// a Hasher (SipHash) costs about 200 instructions a lookup; this mix of
-    /// the same word with the table's seed (the murmur3 finalizer, a
-    /// bijection, so distinct words never collide) costs a dozen.
+    /// What Dictionary and Set hash with: the same word, without a Hasher.
     public func _rawHashValue(seed: Int) -> Int {
-        var word = (high &* 0x9E37_79B9_7F4A_7C15 ^ low) ^ UInt64(truncatingIfNeeded: seed)
-        word = (word ^ word >> 33) &* 0xFF51_AFD7_ED55_8CCD
-        word = (word ^ word >> 33) &* 0xC4CE_B9FE_1A85_EC53
-        return Int(truncatingIfNeeded: word ^ word >> 33)
+        tableHash(high &* 0x9E37_79B9_7F4A_7C15 ^ low, seed: seed)
     }
 
     /// Dotted-quad for IPv4-mapped addresses, else RFC 5952 (lowercase,

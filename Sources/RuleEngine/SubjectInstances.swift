@@ -26,6 +26,28 @@ public enum AlertEntity: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// What Dictionary and Set hash with: entities are looked up per event
+    /// and per tick, and a Hasher (SipHash) run costs about 200
+    /// instructions. The named ones are rare and keep the Hasher.
+    public func _rawHashValue(seed: Int) -> Int {
+        switch self {
+        case .network(let pid): tableHash(1 << 32 | UInt64(pid), seed: seed)
+        case .networkNamespace(let inode): tableHash(2 << 32 | UInt64(inode), seed: seed)
+        case .process(let pid): tableHash(3 << 32 | UInt64(pid), seed: seed)
+        case .peer(let address): address._rawHashValue(seed: seed)
+        case .connection(let cookie): tableHash(cookie, seed: seed)
+        case .kernelDrops, .job:
+            // Not `hashValue`: that calls this.
+            tableHash(UInt64(truncatingIfNeeded: hashedByHasher), seed: seed)
+        }
+    }
+
+    private var hashedByHasher: Int {
+        var hasher = Hasher()
+        hash(into: &hasher)
+        return hasher.finalize()
+    }
+
     /// The entity of `event` as seen by rules on `subject`; nil when the
     /// event says nothing about such an entity.
     static func of(_ event: ProbeEvent, for subject: Subject, reasons: [UInt32: String]) -> AlertEntity? {

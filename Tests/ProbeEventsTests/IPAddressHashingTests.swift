@@ -4,6 +4,13 @@ import XCTest
 /// IPAddress hashes itself for tables (`_rawHashValue`) with a cheap mix
 /// instead of a Hasher; tables keyed by it must still behave.
 final class IPAddressHashingTests: XCTestCase {
+    func testTableHashIsTheMurmur3FinalizerOfWordAndSeed() {
+        XCTAssertEqual(tableHash(0, seed: 0), 0)
+        XCTAssertEqual(tableHash(1, seed: 0), -5_451_962_507_482_445_012)
+        XCTAssertEqual(tableHash(0, seed: 1), -5_451_962_507_482_445_012)
+        XCTAssertEqual(tableHash(42, seed: 7), -6_018_990_459_996_986_047)
+    }
+
     func testEqualAddressesHashAlikeAndTheSeedMatters() {
         let address = IPAddress(ipv4: 10, 1, 2, 3)
         XCTAssertEqual(address._rawHashValue(seed: 7), IPAddress(high: 0, low: 0xffff_0a01_0203)._rawHashValue(seed: 7))
