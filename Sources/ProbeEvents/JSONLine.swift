@@ -507,24 +507,35 @@ public struct JSONLineWriter {
             return
         }
         let length = decimalLength(value)
-        let pairs = digitPairs.utf8Start
-        var end = storage.base + count + length
+        var end = UnsafeMutableRawPointer(storage.base + count + length)
         var remaining = value
-        while remaining >= 100 {
-            let pair = Int(truncatingIfNeeded: remaining % 100) &* 2
-            remaining /= 100
-            end -= 2
-            end[0] = pairs[pair]
-            end[1] = pairs[pair &+ 1]
+        // Four digits a step: one 64-bit division, then two pairs from a
+        // 32-bit remainder.
+        while remaining >= 10_000 {
+            let four = UInt32(truncatingIfNeeded: remaining % 10_000)
+            remaining /= 10_000
+            end -= 4
+            end.storeBytes(of: digitPair(four / 100), as: UInt16.self)
+            end.storeBytes(of: digitPair(four % 100), toByteOffset: 2, as: UInt16.self)
         }
-        if remaining >= 10 {
-            let pair = Int(truncatingIfNeeded: remaining) &* 2
-            end[-2] = pairs[pair]
-            end[-1] = pairs[pair &+ 1]
+        let rest = UInt32(truncatingIfNeeded: remaining)
+        if rest >= 100 {
+            end -= 2
+            end.storeBytes(of: digitPair(rest % 100), as: UInt16.self)
+        }
+        let last = rest >= 100 ? rest / 100 : rest
+        if last >= 10 {
+            end.storeBytes(of: digitPair(last), toByteOffset: -2, as: UInt16.self)
         } else {
-            end[-1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining)
+            end.storeBytes(of: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: last), toByteOffset: -1, as: UInt8.self)
         }
         count += length
+    }
+
+    /// The two digits of `value` (below 100), as they lie in memory.
+    @inline(__always)
+    private func digitPair(_ value: UInt32) -> UInt16 {
+        UnsafeRawPointer(digitPairs.utf8Start).loadUnaligned(fromByteOffset: Int(value) &* 2, as: UInt16.self)
     }
 
     /// A command name as a JSON string. The usual comm (printable ASCII
@@ -559,18 +570,25 @@ private let digitPairs: StaticString = """
 
 private let hexDigits: StaticString = "0123456789abcdef"
 
-/// How many decimal digits `value` has.
+/// How many decimal digits `value` has: log10 from the bit length
+/// (bits × 1233 / 4096 is log10(2^bits), rounded down), then one compare
+/// with a power of ten, where a loop of divisions cost one per four digits.
+/// (`| 1`: 0 has one digit, and no other value changes sides.)
 @inline(__always)
 func decimalLength(_ value: UInt64) -> Int {
-    var length = 1
-    var remaining = value
-    while remaining >= 10_000 {
-        remaining /= 10_000
-        length += 4
-    }
-    if remaining >= 100 { return length + (remaining >= 1000 ? 3 : 2) }
-    return length + (remaining >= 10 ? 1 : 0)
+    let word = value | 1
+    let guess = ((UInt64.bitWidth - word.leadingZeroBitCount) &* 1233) >> 12
+    return powersOfTen.withUnsafeBufferPointer { guess + (word >= $0[guess] ? 1 : 0) }
 }
+
+/// 10^0 … 10^19: every power of ten a UInt64 holds (a literal, so that it
+/// is laid out at compile time).
+private let powersOfTen: [UInt64] = [
+    1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000,
+    10_000_000_000, 100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000,
+    1_000_000_000_000_000, 10_000_000_000_000_000, 100_000_000_000_000_000,
+    1_000_000_000_000_000_000, 10_000_000_000_000_000_000,
+]
 
 /// True when none of the eight bytes needs escaping in a JSON string:
 /// each is printable ASCII (0x20...0x7f) and neither '"' nor '\\'.

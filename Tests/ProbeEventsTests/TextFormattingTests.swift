@@ -79,6 +79,12 @@ final class TextFormattingTests: XCTestCase {
     func testFastDecimalsAgreeWithTheStandardLibrary() {
         var values: [UInt64] = [0, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 99_999, 100_000, 4_026_531_840,
                                 1_710_000_000_000, 9_999_999_999_999_999_999, 10_000_000_000_000_000_000, .max]
+        // Each side of every power of ten: where the digit count changes.
+        var power: UInt64 = 10
+        for exponent in 1...19 {
+            values += [power - 1, power, power + 1]
+            if exponent < 19 { power *= 10 }
+        }
         var state: UInt64 = 1
         for _ in 0..<1000 {
             state = state &* 6364136223846793005 &+ 1442695040888963407
