@@ -39,10 +39,8 @@ public final class RuleEngine {
         let holdNanoseconds: UInt64
         let keepFiringNanoseconds: UInt64
         let evidenceFields: [String]
-        var entities: EntityTable = [:]
+        var entities: [AlertEntity: EntityState] = [:]
     }
-
-    private typealias EntityTable = [AlertEntity: EntityState]
 
     private struct EntityState {
         var lifecycle = AlertLifecycle()
@@ -129,23 +127,20 @@ public final class RuleEngine {
             let isSubject = subject.matches(event)
             guard isSubject || !rules[index].rule.aggregates.isEmpty,
                   let entity = AlertEntity.of(event, for: subject, reasons: reasons) else { continue }
-            if rules[index].entities[entity] == nil {
-                guard makeRoom(in: index) else { continue }
-                rules[index].entities[entity] = EntityState(
-                    windows: rules[index].rule.aggregates.map(AggregateWindow.init), lastSeen: time)
-            }
-            rules[index].entities[entity]!.lastSeen = time
-            feed(event, identity: identity, toAggregatesOf: index, entity: entity)
+            guard let position = position(of: entity, in: index, at: time) else { continue }
+            rules[index].entities.values[position].lastSeen = time
+            feed(event, identity: identity, toAggregatesOf: index, at: position)
             if isSubject {
-                rules[index].entities[entity]!.lastEvent = event
-                rules[index].entities[entity]!.lastIdentity = identity
+                rules[index].entities.values[position].lastEvent = event
+                rules[index].entities.values[position].lastIdentity = identity
                 let instance = EventInstance(event: event, entity: entity, reasons: reasons, identity: identity)
                 evaluate(index, instance, at: time, alerts: &alerts)
             }
         }
     }
 
-    private func feed(_ event: ProbeEvent, identity: IdentityCache.Entry?, toAggregatesOf index: Int, entity: AlertEntity) {
+    private func feed(_ event: ProbeEvent, identity: IdentityCache.Entry?, toAggregatesOf index: Int,
+                      at position: EntityPosition) {
         let specs = rules[index].rule.aggregates
         guard !specs.isEmpty else { return }
         for (slot, spec) in specs.enumerated() {
@@ -163,7 +158,7 @@ public final class RuleEngine {
                 guard predicate.matches(context) else { continue }
                 amount = 1
             }
-            rules[index].entities[entity]!.windows[slot].add(amount, at: event.monotonicNanoseconds)
+            rules[index].entities.values[position].windows[slot].add(amount, at: event.monotonicNanoseconds)
         }
     }
 
@@ -174,9 +169,8 @@ public final class RuleEngine {
     /// gone (which resolves them).
     public func evaluate(graph: StateGraph, at time: UInt64, alerts: inout [Alert]) {
         let instances = Instances(graph: graph, drops: &drops, at: time, needed: neededSubjects)
-        var seen: Set<AlertEntity> = []
         for index in rules.indices {
-            seen.removeAll(keepingCapacity: true)
+            var seen: Set<AlertEntity> = []
             switch rules[index].subject {
             case .waitsOnNetwork: for instance in instances.networkEdges { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
             case .peer: for instance in instances.peers { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
@@ -197,7 +191,8 @@ public final class RuleEngine {
             }
             // Active alerts whose subject left the graph: the condition no longer holds.
             for entity in activeEntities(of: index, excluding: seen) {
-                update(index, entity: entity, holds: false, at: time, instance: nil, alerts: &alerts)
+                update(index, entityAt: rules[index].entities.index(forKey: entity)!, holds: false, at: time,
+                       instance: nil, alerts: &alerts)
             }
             forgetIdle(in: index, at: time)
         }
@@ -208,47 +203,30 @@ public final class RuleEngine {
     /// are sorted: a rule may track thousands of entities, and in a storm
     /// most are firing and seen.
     private func activeEntities(of index: Int, excluding seen: Set<AlertEntity> = []) -> [AlertEntity] {
-        // States read in place: iterating the table copies each one.
-        var active: [(id: String, entity: AlertEntity)] = []
-        var position = rules[index].entities.startIndex
-        while position != rules[index].entities.endIndex {
-            if rules[index].entities.values[position].lifecycle.phase != .inactive {
-                let entity = rules[index].entities.keys[position]
-                // Each id is made once, not once per comparison.
-                if !seen.contains(entity) { active.append((entity.description, entity)) }
-            }
-            rules[index].entities.formIndex(after: &position)
-        }
-        return active.sorted { $0.id < $1.id }.map(\.entity)
+        // Each id is made once, not once per comparison.
+        rules[index].entities
+            .compactMap { $0.value.lifecycle.phase != .inactive && !seen.contains($0.key) ? $0.key : nil }
+            .map { (id: $0.description, entity: $0) }
+            .sorted { $0.id < $1.id }
+            .map(\.entity)
     }
 
     // MARK: Evaluation
 
     private func evaluate(_ index: Int, _ instance: some SubjectInstance, at time: UInt64, alerts: inout [Alert]) {
-        let entity = instance.entity
-        // An untracked entity of a rule without windows is inactive, and
-        // stays so (and untracked) unless its condition holds: most
-        // subjects of a tick are such, and making their state only for the
-        // tick's end to forget it again cost a third of the tick.
-        if rules[index].rule.aggregates.isEmpty, rules[index].entities.index(forKey: entity) == nil {
-            context.load(rules[index].rule.fieldNames, instance.value)
-            context.aggregates.removeAll(keepingCapacity: true)
-            guard rules[index].rule.condition.holds(in: context),
-                  let position = position(of: entity, in: index, at: time) else { return }
-            update(index, at: position, entity: entity, holds: true, at: time, instance: instance, alerts: &alerts)
-            return
-        }
-        guard let position = position(of: entity, in: index, at: time) else { return }
-        load(index, instance, at: position, time)
+        guard let position = position(of: instance.entity, in: index, at: time) else { return }
+        load(index, instance, at: position, time: time)
         let holds = rules[index].rule.condition.holds(in: context)
-        update(index, at: position, entity: entity, holds: holds, at: time, instance: instance, alerts: &alerts)
+        update(index, entityAt: position, holds: holds, at: time, instance: instance, alerts: &alerts)
     }
 
-    /// Where the state of `entity` is in rule `index`'s table, made if it
-    /// is new; nil when there is no room. The state is then read and
-    /// changed at this position: `entities[entity]!.field = x` hashes the
-    /// entity and moves the whole state out of the table and back each time.
-    private func position(of entity: AlertEntity, in index: Int, at time: UInt64) -> EntityTable.Index? {
+    private typealias EntityPosition = Dictionary<AlertEntity, EntityState>.Index
+
+    /// Where the state of `entity` under rule `index` is, made if new; nil
+    /// when there is no room. The state is then changed in place through
+    /// it: a keyed access hashes each time and moves the whole state out
+    /// and back, and a keyed read copies it.
+    private func position(of entity: AlertEntity, in index: Int, at time: UInt64) -> EntityPosition? {
         if let position = rules[index].entities.index(forKey: entity) { return position }
         guard makeRoom(in: index) else { return nil }
         rules[index].entities[entity] = EntityState(
@@ -256,7 +234,7 @@ public final class RuleEngine {
         return rules[index].entities.index(forKey: entity)
     }
 
-    private func load(_ index: Int, _ instance: some SubjectInstance, at position: EntityTable.Index, _ time: UInt64) {
+    private func load(_ index: Int, _ instance: some SubjectInstance, at position: EntityPosition, time: UInt64) {
         context.load(rules[index].rule.fieldNames, instance.value)
         context.aggregates.removeAll(keepingCapacity: true)
         for slot in rules[index].rule.aggregates.indices {
@@ -264,15 +242,7 @@ public final class RuleEngine {
         }
     }
 
-    private func update(_ index: Int, entity: AlertEntity, holds: Bool, at time: UInt64,
-                        instance: (any SubjectInstance)?, alerts: inout [Alert]) {
-        guard let position = rules[index].entities.index(forKey: entity) else { return }
-        update(index, at: position, entity: entity, holds: holds, at: time, instance: instance, alerts: &alerts)
-    }
-
-    /// `position`: where `entity` is in the rule's table (no insertion or
-    /// removal happens here, so it stays valid).
-    private func update(_ index: Int, at position: EntityTable.Index, entity: AlertEntity, holds: Bool, at time: UInt64,
+    private func update(_ index: Int, entityAt position: EntityPosition, holds: Bool, at time: UInt64,
                         instance: (any SubjectInstance)?, alerts: inout [Alert]) {
         // Fields one by one: a copy of rules[index] would hold a second
         // reference to its entity table and make every change copy it.
@@ -289,6 +259,7 @@ public final class RuleEngine {
             }
             return
         }
+        let entity = rules[index].entities.keys[position]
         if let instance {
             remember(instance, rule: rule, in: index, at: position)
         } else if let held = rules[index].entities.values[position].heldSubject {
@@ -310,7 +281,7 @@ public final class RuleEngine {
 
     /// Keeps the figures of an evaluation that had its subject (the context
     /// is loaded with it).
-    private func remember(_ instance: some SubjectInstance, rule: CompiledRule, in index: Int, at position: EntityTable.Index) {
+    private func remember(_ instance: some SubjectInstance, rule: CompiledRule, in index: Int, at position: EntityPosition) {
         rules[index].entities.values[position].lastValue =
             rule.value?.evaluate(context) ?? rule.fieldNames.first.map { instance.value($0) } ?? .missing
         rules[index].entities.values[position].lastEvidence = rules[index].evidenceFields.map { ($0, instance.value($0)) }
@@ -323,7 +294,7 @@ public final class RuleEngine {
         // The least recently seen inactive entity (ties by id), found in
         // place: a filtered copy of a full table per new entity made a
         // long storm quadratic.
-        var oldest: (position: EntityTable.Index, lastSeen: UInt64)?
+        var oldest: (position: Dictionary<AlertEntity, EntityState>.Index, lastSeen: UInt64)?
         var position = rules[index].entities.startIndex
         while position != rules[index].entities.endIndex {
             // Read in place (inout): a plain read copies the whole state.
