@@ -126,7 +126,7 @@ public struct StateGraph: Sendable {
             // A spell that ended before this retransmission (a repair one
             // RTT on) ends first, so that this one starts its own.
             if let end = connections.values[connectionIndex].blocking.inferProgress(at: now) {
-                unblock(connectionAt: connectionIndex, at: end)
+                unblock(connectionAt: connectionIndex, at: end, knowing: (pid, processIndex!))
             }
             (opened, blockedSince) = Self.retransmit(event, at: now, on: &connections.values[connectionIndex])
         } else {
@@ -286,10 +286,13 @@ public struct StateGraph: Sendable {
     /// A connection's spell ended: its process's edges learn it.
     /// In place through indices: a keyed change would move the node out of
     /// its table and back, and a node passed by value is a copy.
-    private mutating func unblock(connectionAt connectionIndex: Dictionary<UInt64, ConnectionNode>.Index, at end: UInt64) {
+    /// `known`: a process whose index the caller holds, so that it is not
+    /// looked up again when it is the connection's.
+    private mutating func unblock(connectionAt connectionIndex: Dictionary<UInt64, ConnectionNode>.Index, at end: UInt64,
+                                  knowing known: (pid: UInt32, index: Dictionary<UInt32, ProcessNode>.Index)? = nil) {
         let key = connections.keys[connectionIndex]
         let (pid, peer) = Self.ends(of: &connections.values[connectionIndex])
-        guard let index = processes.index(forKey: pid) else { return }
+        guard let index = pid == known?.pid ? known?.index : processes.index(forKey: pid) else { return }
         let counted = processes.values[index].unblock(connection: key, to: peer, at: end)
         if counted > 0 { addBlockedTime(counted, of: pid) }
     }
