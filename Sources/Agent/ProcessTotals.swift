@@ -16,25 +16,32 @@ public struct ProcessTotals: Sendable {
 
     /// Bounded: a flood of short-lived processes must not grow it forever.
     public static let maximumProcesses = 4096
-    public private(set) var entries: [UInt32: Entry] = [:]
+    /// Looked up per event: keyed by a pid that hashes without a Hasher.
+    private var byPID: [ProcessKey: Entry] = [:]
     /// Events of processes that did not fit.
     public private(set) var overflowEvents: UInt64 = 0
 
     public init() {}
 
+    /// The entries by pid (made on each read: for scrapes and summaries).
+    public var entries: [UInt32: Entry] {
+        Dictionary(uniqueKeysWithValues: byPID.map { ($0.key.pid, $0.value) })
+    }
+
     public mutating func add(_ event: ProbeEvent) {
         let pid = event.owner.pid
-        var index = entries.index(forKey: pid)
+        let key = ProcessKey(pid: pid)
+        var index = byPID.index(forKey: key)
         if index == nil {
-            guard entries.count < Self.maximumProcesses else {
+            guard byPID.count < Self.maximumProcesses else {
                 overflowEvents += 1
                 return
             }
-            entries[pid] = Entry(pid: pid, command: event.owner.command)
-            index = entries.index(forKey: pid)
+            byPID[key] = Entry(pid: pid, command: event.owner.command)
+            index = byPID.index(forKey: key)
         }
         // In place through the index: one hash lookup per event.
-        Self.count(event, into: &entries.values[index!])
+        Self.count(event, into: &byPID.values[index!])
     }
 
     private static func count(_ event: ProbeEvent, into entry: inout Entry) {
@@ -55,5 +62,15 @@ public struct ProcessTotals: Sendable {
     }
 
     /// Entries by pid, ascending.
-    public var sorted: [Entry] { entries.values.sorted { $0.pid < $1.pid } }
+    public var sorted: [Entry] { byPID.values.sorted { $0.pid < $1.pid } }
+}
+
+/// A pid as a table key: hashed with `tableHash`, where a UInt32 key runs
+/// a Hasher (SipHash, about 80 instructions) per lookup.
+struct ProcessKey: Hashable {
+    let pid: UInt32
+
+    func _rawHashValue(seed: Int) -> Int {
+        tableHash(UInt64(pid), seed: seed)
+    }
 }

@@ -50,6 +50,18 @@ final class ProcessTotalsTests: XCTestCase {
         }
         XCTAssertEqual(totals.entries.count, ProcessTotals.maximumProcesses)
         XCTAssertEqual(totals.overflowEvents, 10)
+        XCTAssertEqual(totals.entries[1]?.retransmitEvents, 1)
+        XCTAssertEqual(totals.entries[UInt32(ProcessTotals.maximumProcesses)]?.pid, UInt32(ProcessTotals.maximumProcesses))
+        XCTAssertNil(totals.entries[UInt32(ProcessTotals.maximumProcesses + 1)])
+    }
+
+    func testProcessKeysHashAlikeWhenEqualAndApartWhenNot() {
+        XCTAssertEqual(ProcessKey(pid: 7)._rawHashValue(seed: 3), tableHash(7, seed: 3))
+        XCTAssertNotEqual(ProcessKey(pid: 7)._rawHashValue(seed: 3), ProcessKey(pid: 8)._rawHashValue(seed: 3))
+        let keys = (0..<5000).map { ProcessKey(pid: UInt32($0)) }
+        XCTAssertEqual(Set(keys).count, 5000)
+        XCTAssertTrue(Set(keys).contains(ProcessKey(pid: 4999)))
+        XCTAssertFalse(Set(keys).contains(ProcessKey(pid: 5000)))
     }
 }
 
