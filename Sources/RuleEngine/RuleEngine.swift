@@ -214,7 +214,19 @@ public final class RuleEngine {
     // MARK: Evaluation
 
     private func evaluate(_ index: Int, _ instance: some SubjectInstance, at time: UInt64, alerts: inout [Alert]) {
-        guard let position = position(of: instance.entity, in: index, at: time) else { return }
+        let tracked = rules[index].entities.index(forKey: instance.entity)
+        if tracked == nil && rules[index].rule.aggregates.isEmpty {
+            // Without aggregates, a new entity needs a state only if its
+            // condition holds: else it stays inactive and is forgotten at
+            // this tick's end. Most subjects are quiet at most ticks.
+            context.load(rules[index].rule.fieldNames, instance.value)
+            context.aggregates.removeAll(keepingCapacity: true)
+            guard rules[index].rule.condition.holds(in: context),
+                  let position = position(of: instance.entity, in: index, at: time) else { return }
+            update(index, entityAt: position, holds: true, at: time, instance: instance, alerts: &alerts)
+            return
+        }
+        guard let position = tracked ?? position(of: instance.entity, in: index, at: time) else { return }
         load(index, instance, at: position, time: time)
         let holds = rules[index].rule.condition.holds(in: context)
         update(index, entityAt: position, holds: holds, at: time, instance: instance, alerts: &alerts)
