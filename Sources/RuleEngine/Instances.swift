@@ -35,6 +35,9 @@ struct Instances {
                 peersByAddress[address] = peer
             }
         }
+        // Each array is sized once: grown step by step, the large instances
+        // were copied again at each step.
+        if needed.contains(.waitsOnNetwork) { networkEdges.reserveCapacity(graph.processes.count) }
         for pid in graph.processes.keys.sorted() where needed.contains(.waitsOnNetwork) {
             let process = graph.processes[pid]!
             guard var edge = process.network else { continue }
