@@ -391,8 +391,13 @@ final class RuleContext: EvaluationContext {
     func load(_ names: [String], _ lookup: @escaping (String) -> Value) {
         self.names = names
         self.lookup = lookup
-        values.removeAll(keepingCapacity: true)
-        values.append(contentsOf: repeatElement(nil, count: names.count))
+        // Cleared in place: removeAll and append(contentsOf:) go through the
+        // generic range replacement, hundreds of instructions a subject.
+        guard values.count == names.count else {
+            values = Array(repeating: nil, count: names.count)
+            return
+        }
+        for index in values.indices { values[index] = nil }
     }
 
     func value(of field: FieldID) -> Value {
