@@ -169,8 +169,9 @@ public final class RuleEngine {
     /// gone (which resolves them).
     public func evaluate(graph: StateGraph, at time: UInt64, alerts: inout [Alert]) {
         let instances = Instances(graph: graph, drops: &drops, at: time, needed: neededSubjects)
+        var seen: Set<AlertEntity> = []
         for index in rules.indices {
-            var seen: Set<AlertEntity> = []
+            seen.removeAll(keepingCapacity: true)
             switch rules[index].subject {
             case .waitsOnNetwork: for instance in instances.networkEdges { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
             case .peer: for instance in instances.peers { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
@@ -203,12 +204,18 @@ public final class RuleEngine {
     /// are sorted: a rule may track thousands of entities, and in a storm
     /// most are firing and seen.
     private func activeEntities(of index: Int, excluding seen: Set<AlertEntity> = []) -> [AlertEntity] {
-        // Each id is made once, not once per comparison.
-        rules[index].entities
-            .compactMap { $0.value.lifecycle.phase != .inactive && !seen.contains($0.key) ? $0.key : nil }
-            .map { (id: $0.description, entity: $0) }
-            .sorted { $0.id < $1.id }
-            .map(\.entity)
+        // States read in place: iterating the table copies each one.
+        var active: [(id: String, entity: AlertEntity)] = []
+        var position = rules[index].entities.startIndex
+        while position != rules[index].entities.endIndex {
+            if rules[index].entities.values[position].lifecycle.phase != .inactive {
+                let entity = rules[index].entities.keys[position]
+                // Each id is made once, not once per comparison.
+                if !seen.contains(entity) { active.append((entity.description, entity)) }
+            }
+            rules[index].entities.formIndex(after: &position)
+        }
+        return active.sorted { $0.id < $1.id }.map(\.entity)
     }
 
     // MARK: Evaluation
