@@ -17,7 +17,12 @@ struct Instances {
     /// Builds the instances of the subjects in `needed` only.
     init(graph: StateGraph, drops: inout [AlertEntity: SlidingWindow], at time: UInt64, needed: Set<Subject>) {
         var peersByAddress: [IPAddress: PeerInstance] = [:]
-        let needsPeers = needed.contains(.peer) || needed.contains(.waitsOnNetwork)
+        // Asked once: a `where` clause asks for each element, and a Subject
+        // is hashed with a Hasher.
+        let needsEdges = needed.contains(.waitsOnNetwork)
+        let needsConnections = needed.contains(.connection)
+        let needsDrops = needed.contains(.kernelDrops)
+        let needsPeers = needed.contains(.peer) || needsEdges
         for pid in graph.processes.keys.sorted() where needsPeers {
             let process = graph.processes[pid]!
             for (address, edge) in process.peers {
@@ -37,8 +42,8 @@ struct Instances {
         }
         // Each array is sized once: grown step by step, the large instances
         // were copied again at each step.
-        if needed.contains(.waitsOnNetwork) { networkEdges.reserveCapacity(graph.processes.count) }
-        for pid in graph.processes.keys.sorted() where needed.contains(.waitsOnNetwork) {
+        if needsEdges { networkEdges.reserveCapacity(graph.processes.count) }
+        for pid in graph.processes.keys.sorted() where needsEdges {
             let process = graph.processes[pid]!
             guard var edge = process.network else { continue }
             let figures = edge.figures(at: time)
@@ -47,8 +52,8 @@ struct Instances {
                 peerWaiters: peersByAddress[edge.latestPeer]?.waiters ?? 0, identity: graph.identities[pid]))
         }
         peers = peersByAddress.values.sorted { ($0.address.high, $0.address.low) < ($1.address.high, $1.address.low) }
-        if needed.contains(.connection) { connections.reserveCapacity(graph.connections.count) }
-        for cookie in graph.connections.keys.sorted() where needed.contains(.connection) {
+        if needsConnections { connections.reserveCapacity(graph.connections.count) }
+        for cookie in graph.connections.keys.sorted() where needsConnections {
             var node = graph.connections[cookie]!
             let counts = node.counts(at: time)
             connections.append(ConnectionInstance(
@@ -59,7 +64,7 @@ struct Instances {
                 blockedLastSecond: node.blockedLastSecond(at: time), identity: graph.identities[node.pid]))
         }
         if needed.contains(.job) { jobs = JobInstance.all(in: graph, at: time) }
-        for entity in drops.keys.sorted(by: { $0.description < $1.description }) where needed.contains(.kernelDrops) {
+        for entity in drops.keys.sorted(by: { $0.description < $1.description }) where needsDrops {
             let count = drops[entity]!.total(at: time)
             guard count > 0, case .kernelDrops(let netns, let reason) = entity else {
                 drops[entity] = nil
