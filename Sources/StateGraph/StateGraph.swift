@@ -59,6 +59,17 @@ public struct StateGraph: Sendable {
     struct EdgeKey: Hashable {
         let pid: UInt32
         let target: Entity
+
+        /// Without a Hasher: looked up for every change and update of an edge.
+        func _rawHashValue(seed: Int) -> Int {
+            let word: UInt64 = switch target {
+            case .process(let pid): 1 << 32 | UInt64(pid)
+            case .network(let pid): 2 << 32 | UInt64(pid)
+            case .peer(let address): address.high &* 0x9E37_79B9_7F4A_7C15 ^ address.low
+            case .connection(let cookie): cookie
+            }
+            return tableHash(word ^ UInt64(pid) &* 0xC2B2_AE3D_27D4_EB4F, seed: seed)
+        }
     }
 
     public init(configuration: GraphConfiguration = GraphConfiguration()) {
