@@ -64,13 +64,3 @@ public struct ProcessTotals: Sendable {
     /// Entries by pid, ascending.
     public var sorted: [Entry] { byPID.values.sorted { $0.pid < $1.pid } }
 }
-
-/// A pid as a table key: hashed with `tableHash`, where a UInt32 key runs
-/// a Hasher (SipHash, about 80 instructions) per lookup.
-struct ProcessKey: Hashable {
-    let pid: UInt32
-
-    func _rawHashValue(seed: Int) -> Int {
-        tableHash(UInt64(pid), seed: seed)
-    }
-}

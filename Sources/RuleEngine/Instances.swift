@@ -23,7 +23,7 @@ struct Instances {
         let needsConnections = needed.contains(.connection)
         let needsDrops = needed.contains(.kernelDrops)
         let needsPeers = needed.contains(.peer) || needsEdges
-        for pid in graph.processes.keys.sorted() where needsPeers {
+        for pid in graph.processes.keys.map(\.pid).sorted() where needsPeers {
             let process = graph.processes[pid]!
             for (address, edge) in process.peers {
                 var edge = edge
@@ -43,7 +43,7 @@ struct Instances {
         // Each array is sized once: grown step by step, the large instances
         // were copied again at each step.
         if needsEdges { networkEdges.reserveCapacity(graph.processes.count) }
-        for pid in graph.processes.keys.sorted() where needsEdges {
+        for pid in graph.processes.keys.map(\.pid).sorted() where needsEdges {
             let process = graph.processes[pid]!
             guard var edge = process.network else { continue }
             let figures = edge.figures(at: time)
@@ -53,7 +53,7 @@ struct Instances {
         }
         peers = peersByAddress.values.sorted { ($0.address.high, $0.address.low) < ($1.address.high, $1.address.low) }
         if needsConnections { connections.reserveCapacity(graph.connections.count) }
-        for cookie in graph.connections.keys.sorted() where needsConnections {
+        for cookie in graph.connections.keys.map(\.cookie).sorted() where needsConnections {
             var node = graph.connections[cookie]!
             let counts = node.counts(at: time)
             connections.append(ConnectionInstance(

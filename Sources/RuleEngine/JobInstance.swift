@@ -95,13 +95,13 @@ struct JobInstance: SubjectInstance {
         guard !jobs.isEmpty else { return [] }
         // Each member's worst connection, found in one pass.
         var worst: [UInt32: (blocked: Double, cookie: UInt64)] = [:]
-        for (cookie, node) in graph.connections where graph.identities[node.pid]?.identity.job != nil {
+        for (key, node) in graph.connections where graph.identities[node.pid]?.identity.job != nil {
             var node = node
             let blocked = node.blockedLastSecond(at: time)
-            if let known = worst[node.pid], known.blocked > blocked || (known.blocked == blocked && known.cookie < cookie) {
+            if let known = worst[node.pid], known.blocked > blocked || (known.blocked == blocked && known.cookie < key.cookie) {
                 continue
             }
-            worst[node.pid] = (blocked, cookie)
+            worst[node.pid] = (blocked, key.cookie)
         }
         return jobs.map { job in
             // In rank order, then by pid: a rank's first process stands for it.

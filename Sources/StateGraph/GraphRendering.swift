@@ -21,7 +21,7 @@ extension StateGraph {
             text += "  }\n"
         }
         var peers: Set<IPAddress> = []
-        for pid in processes.keys.sorted() {
+        for pid in processes.keys.map(\.pid).sorted() {
             let process = processes[pid]!
             let node = Entity.process(pid).description
             if !grouped.contains(pid) { text += processNode(pid) }
@@ -37,7 +37,7 @@ extension StateGraph {
                 peers.insert(address)
                 text += "  \"\(node)\" -> \"\(edge.target)\" [label=\"\(label(figures))\",color=orange];\n"
             }
-            for cookie in connections.keys.sorted() where connections[cookie]!.pid == pid {
+            for cookie in connections.keys.map(\.cookie).sorted() where connections[cookie]!.pid == pid {
                 let connection = connections[cookie]!
                 let c = connection.connection
                 text += "  \"connection-\(cookie)\" [shape=note,label=\"\(c.localAddress):\(c.localPort) -> "
@@ -79,7 +79,7 @@ extension StateGraph {
         line.field("ktime_ns", time)
         line.key("processes")
         line.beginArray()
-        for pid in processes.keys.sorted() {
+        for pid in processes.keys.map(\.pid).sorted() {
             let process = processes[pid]!
             line.beginArrayObject()
             line.field("entity_id", Entity.process(pid).description)
@@ -111,7 +111,7 @@ extension StateGraph {
         line.endArray()
         line.key("connections")
         line.beginArray()
-        for cookie in connections.keys.sorted() {
+        for cookie in connections.keys.map(\.cookie).sorted() {
             let connection = connections[cookie]!
             let c = connection.connection
             line.beginArrayObject()

@@ -41,8 +41,8 @@ public struct GraphChange: Sendable {
 /// evicted and counted.
 public struct StateGraph: Sendable {
     public let configuration: GraphConfiguration
-    public private(set) var processes: [UInt32: ProcessNode] = [:]
-    public private(set) var connections: [UInt64: ConnectionNode] = [:]
+    public private(set) var processes: [ProcessKey: ProcessNode] = [:]
+    public private(set) var connections: [ConnectionKey: ConnectionNode] = [:]
     /// Latest event time seen.
     public private(set) var now: UInt64 = 0
     public private(set) var evictedProcesses: UInt64 = 0
@@ -252,7 +252,7 @@ public struct StateGraph: Sendable {
         // Each node is changed in place through its index: a copy taken out
         // of the table would share its peers' storage, and the first change
         // to it would copy all of them.
-        for pid in processes.keys.sorted() {
+        for pid in processes.keys.map(\.pid).sorted() {
             guard let index = processes.index(forKey: pid) else { continue }
             if var network = processes.values[index].network.take() {
                 if expired(network, quiet: quiet, hold: hold) {
@@ -276,7 +276,7 @@ public struct StateGraph: Sendable {
             if Self.isIdle(&processes.values[index], at: now, quiet: quiet) { processes.remove(at: index) }
         }
         // Keys first: removing while iterating would copy the whole table.
-        let expired = connections.compactMap { connectionExpired($0.value, quiet: quiet, hold: hold) ? $0.key : nil }
+        let expired = connections.compactMap { connectionExpired($0.value, quiet: quiet, hold: hold) ? $0.key.cookie : nil }
         for key in expired {
             if let index = connections.index(forKey: key), let end = connections.values[index].blocking.close(at: now) {
                 unblock(connectionAt: index, at: end)
@@ -299,9 +299,9 @@ public struct StateGraph: Sendable {
     /// its table and back, and a node passed by value is a copy.
     /// `known`: a process whose index the caller holds, so that it is not
     /// looked up again when it is the connection's.
-    private mutating func unblock(connectionAt connectionIndex: Dictionary<UInt64, ConnectionNode>.Index, at end: UInt64,
-                                  knowing known: (pid: UInt32, index: Dictionary<UInt32, ProcessNode>.Index)? = nil) {
-        let key = connections.keys[connectionIndex]
+    private mutating func unblock(connectionAt connectionIndex: Dictionary<ConnectionKey, ConnectionNode>.Index, at end: UInt64,
+                                  knowing known: (pid: UInt32, index: Dictionary<ProcessKey, ProcessNode>.Index)? = nil) {
+        let key = connections.keys[connectionIndex].cookie
         let (pid, peer) = Self.ends(of: &connections.values[connectionIndex])
         guard let index = pid == known?.pid ? known?.index : processes.index(forKey: pid) else { return }
         let counted = processes.values[index].unblock(connection: key, to: peer, at: end)
@@ -350,12 +350,12 @@ public struct StateGraph: Sendable {
     // MARK: Removal and bounds
 
     private mutating func removeProcess(_ pid: UInt32, reason: EdgeRemoval, changes: inout [GraphChange]) {
-        guard let process = processes.removeValue(forKey: pid) else { return }
+        guard let process = processes.removeValue(forKey: ProcessKey(pid: pid)) else { return }
         if let network = process.network { changes.append(change(.removed(reason), network, of: pid, node: process)) }
         for address in process.peers.keys.sorted(by: { $0.high == $1.high ? $0.low < $1.low : $0.high < $1.high }) {
             changes.append(change(.removed(reason), process.peers[address]!, of: pid, node: process))
         }
-        let owned = connections.compactMap { $0.value.pid == pid ? $0.key : nil }
+        let owned = connections.compactMap { $0.value.pid == pid ? $0.key.cookie : nil }
         for key in owned { connections[key] = nil }
     }
 
