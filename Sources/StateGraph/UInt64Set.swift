@@ -2,7 +2,11 @@
 /// linear probing from a multiplicative (Fibonacci) hash. The graph
 /// inserts and removes cookies on every retransmission, and Swift's `Set`
 /// runs SipHash for each; this costs a multiply. Unordered, like `Set`.
+/// The first two keys stay inline: most edges and connections hold one or
+/// two, and a new one then allocates no table.
 public struct UInt64Set: Sendable {
+    /// Until the table exists (0: free). Empty once the keys spill into it.
+    private var inline: (UInt64, UInt64) = (0, 0)
     /// Power-of-two sized; 0 marks a free slot (a 0 key is kept aside).
     private var slots: [UInt64] = []
     private var containsZero = false
@@ -14,7 +18,7 @@ public struct UInt64Set: Sendable {
 
     public func contains(_ key: UInt64) -> Bool {
         if key == 0 { return containsZero }
-        guard !slots.isEmpty else { return false }
+        guard !slots.isEmpty else { return inline.0 == key || inline.1 == key }
         return slots[slotIndex(of: key)] == key
     }
 
@@ -26,6 +30,14 @@ public struct UInt64Set: Sendable {
             containsZero = true
             count += 1
             return true
+        }
+        if slots.isEmpty {
+            if inline.0 == key || inline.1 == key { return false }
+            if inline.0 == 0 || inline.1 == 0 {
+                if inline.0 == 0 { inline.0 = key } else { inline.1 = key }
+                count += 1
+                return true
+            }
         }
         // At most three quarters full, so that probes stay short.
         if (count + 1) * 4 > slots.count * 3 { grow() }
@@ -45,7 +57,11 @@ public struct UInt64Set: Sendable {
             count -= 1
             return true
         }
-        guard !slots.isEmpty else { return false }
+        if slots.isEmpty {
+            if inline.0 == key { inline.0 = 0 } else if inline.1 == key { inline.1 = 0 } else { return false }
+            count -= 1
+            return true
+        }
         var hole = slotIndex(of: key)
         guard slots[hole] == key else { return false }
         // Backward-shift deletion: move later keys of the probe run into the
@@ -79,8 +95,10 @@ public struct UInt64Set: Sendable {
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - slots.count.trailingZeroBitCount))
     }
 
+    /// The first growth takes in the inline keys.
     private mutating func grow() {
-        let old = slots
+        let old = slots.isEmpty ? [inline.0, inline.1] : slots
+        inline = (0, 0)
         slots = Array(repeating: 0, count: Swift.max(8, old.count * 2))
         for key in old where key != 0 { slots[slotIndex(of: key)] = key }
     }
@@ -88,15 +106,25 @@ public struct UInt64Set: Sendable {
 
 extension UInt64Set: Sequence {
     public struct Iterator: IteratorProtocol {
+        private var inline: (UInt64, UInt64)
         private var slots: IndexingIterator<[UInt64]>
         private var zeroPending: Bool
 
         fileprivate init(_ set: UInt64Set) {
+            inline = set.inline
             slots = set.slots.makeIterator()
             zeroPending = set.containsZero
         }
 
         public mutating func next() -> UInt64? {
+            if inline.0 != 0 {
+                defer { inline.0 = 0 }
+                return inline.0
+            }
+            if inline.1 != 0 {
+                defer { inline.1 = 0 }
+                return inline.1
+            }
             while let key = slots.next() {
                 if key != 0 { return key }
             }

@@ -84,4 +84,26 @@ final class UInt64SetTests: XCTestCase {
         XCTAssertTrue(set.isEmpty)
         XCTAssertEqual(Array(set), [])
     }
+
+    /// The first two keys live inline; a third moves them into the table.
+    func testInlineKeysThroughRemovalAndSpill() {
+        var set = UInt64Set()
+        XCTAssertTrue(set.insert(5))
+        XCTAssertTrue(set.insert(9))
+        XCTAssertFalse(set.insert(9))
+        XCTAssertTrue(set.remove(5))
+        XCTAssertFalse(set.contains(5))
+        XCTAssertTrue(set.insert(11))
+        XCTAssertEqual(Array(set), [11, 9])
+        XCTAssertTrue(set.insert(0))
+        XCTAssertTrue(set.insert(13))
+        XCTAssertEqual(set.count, 4)
+        XCTAssertEqual(Set(set), [0, 9, 11, 13])
+        for key: UInt64 in [0, 9, 11, 13] { XCTAssertTrue(set.contains(key)) }
+        XCTAssertFalse(set.contains(5))
+        XCTAssertTrue(set.remove(9))
+        XCTAssertTrue(set.remove(11))
+        XCTAssertEqual(Set(set), [0, 13])
+        XCTAssertEqual(set.count, 2)
+    }
 }
