@@ -52,6 +52,8 @@ extension Dictionary where Key == ProcessKey {
     public subscript(_ pid: UInt32) -> Value? {
         get { self[ProcessKey(pid: pid)] }
         set { self[ProcessKey(pid: pid)] = newValue }
+        // In place: with `set` alone, `processes[pid]!.field = x` copies the node.
+        _modify { yield &self[ProcessKey(pid: pid)] }
     }
 
     @inlinable
@@ -64,6 +66,7 @@ extension Dictionary where Key == ConnectionKey {
     public subscript(_ cookie: UInt64) -> Value? {
         get { self[ConnectionKey(cookie: cookie)] }
         set { self[ConnectionKey(cookie: cookie)] = newValue }
+        _modify { yield &self[ConnectionKey(cookie: cookie)] }
     }
 
     @inlinable
