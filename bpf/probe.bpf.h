@@ -17,7 +17,7 @@
 /* Records for user space; user space sets the size before load. */
 struct ark_records_map {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 512 * 1024);
+	__uint(max_entries, 1024 * 1024);
 };
 extern struct ark_records_map ark_records SEC(".maps");
 

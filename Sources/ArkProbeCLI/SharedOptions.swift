@@ -19,7 +19,7 @@ struct CaptureOptions {
                                hook, tried in order (default:
                                tp_btf,tracepoint,kprobe).
           --ring-buffer-kb N   Kernel ring buffer size in KiB, a power of two
-                               (default 512). Lost records are reported as
+                               (default 1024). Lost records are reported as
                                "probe.loss" lines.
           --disable FEATURES   Comma-separated optional features not to load
                                (repeatable); 'ark-probe features' lists them.

@@ -9,7 +9,7 @@ public struct ProbeOptions: Sendable {
     /// Ways to attach the retransmit hook, tried in this order.
     public var attachModes: [AttachMode] = AttachMode.allCases
     /// Ring buffer size in bytes: a power of two, at least one page.
-    public var ringBufferBytes: UInt32 = 512 * 1024
+    public var ringBufferBytes: UInt32 = 1024 * 1024
     /// Optional features not to load (`retransmits` cannot be switched off).
     public var disabledFeatures: Set<ProbeFeature> = []
     /// Drop reasons (enum skb_drop_reason names without SKB_DROP_REASON_)

@@ -12,8 +12,8 @@ import Glibc
 ///
 /// The ring's data is mapped once. (libbpf's reader maps it twice in a row,
 /// so that a sample that wraps around the end reads as one piece; every page
-/// of the ring then counts twice in the agent's resident memory, 1 MB for the
-/// default 512 KB.) The rare sample that wraps is copied to a buffer of its
+/// of the ring then counts twice in the agent's resident memory, 2 MB for the
+/// default 1 MiB.) The rare sample that wraps is copied to a buffer of its
 /// own. The protocol is the kernel's (kernel/bpf/ringbuf.c): an 8-byte header
 /// per sample, its length with a busy and a discard bit, positions that only
 /// grow, and the consumer position stored after a sample is read.
