@@ -226,8 +226,7 @@ public final class RuleEngine {
             // Without aggregates, a new entity needs a state only if its
             // condition holds: else it stays inactive and is forgotten at
             // this tick's end. Most subjects are quiet at most ticks.
-            context.load(rules[index].rule.fieldNames, instance.value)
-            context.aggregates.removeAll(keepingCapacity: true)
+            loadFields(index, instance)
             guard rules[index].rule.condition.holds(in: context),
                   let position = position(of: instance.entity, in: index, at: time) else { return }
             update(index, entityAt: position, holds: true, at: time, instance: instance, alerts: &alerts)
@@ -253,9 +252,14 @@ public final class RuleEngine {
         return rules[index].entities.index(forKey: entity)
     }
 
-    private func load(_ index: Int, _ instance: some SubjectInstance, at position: EntityPosition, time: UInt64) {
+    /// The instance's fields, and no aggregates yet.
+    private func loadFields(_ index: Int, _ instance: some SubjectInstance) {
         context.load(rules[index].rule.fieldNames, instance.value)
         context.aggregates.removeAll(keepingCapacity: true)
+    }
+
+    private func load(_ index: Int, _ instance: some SubjectInstance, at position: EntityPosition, time: UInt64) {
+        loadFields(index, instance)
         for slot in rules[index].rule.aggregates.indices {
             context.aggregates.append(rules[index].entities.values[position].windows[slot].value(at: time))
         }
