@@ -242,7 +242,8 @@ public final class Agent {
 
     private func handle(_ record: UnsafePointer<ark_record>) {
         recordsRead += 1
-        guard let event = ProbeEvent(record: record) else {
+        var event = ProbeEvent(kind: .retransmit, monotonicNanoseconds: 0)
+        guard ProbeEvent.decode(record, into: &event) else {
             unknownKindRecords += 1
             return
         }

@@ -70,28 +70,37 @@ public struct ProbeEvent: Equatable, Sendable {
 
     /// Decodes a ring-buffer record; nil for a kind this agent does not know.
     public init?(record: UnsafePointer<ark_record>) {
+        var event = ProbeEvent(kind: .retransmit, monotonicNanoseconds: 0)
+        guard Self.decode(record, into: &event) else { return nil }
+        self = event
+    }
+
+    /// Decodes a ring-buffer record into `event`, field by field in place:
+    /// the agent's per-record path, where a returned optional event (about
+    /// 150 bytes) is copied twice. False, and `event` unchanged, for a kind
+    /// this agent does not know.
+    public static func decode(_ record: UnsafePointer<ark_record>, into event: inout ProbeEvent) -> Bool {
         // Fields read in place: a copy of the whole record costs a memcpy.
-        guard let kind = Kind(rawValue: record.pointee.kind) else { return nil }
-        self.init(
-            kind: kind,
-            monotonicNanoseconds: record.pointee.ktime_ns,
-            owner: SocketOwner(record.pointee.owner),
-            connection: Connection(record.pointee.flow),
-            socketCookie: record.pointee.socket_cookie,
-            networkNamespace: record.pointee.netns,
-            socketCgroupID: record.pointee.socket_cgroup_id,
-            segments: record.pointee.segments,
-            error: record.pointee.error,
-            cause: RetransmitCause(rawValue: record.pointee.cause) ?? .unknown,
-            congestionState: CongestionState(rawValue: record.pointee.ca_state) ?? .open,
-            previousCongestionState: kind == .congestionState
-                ? CongestionState(rawValue: record.pointee.old_ca_state) ?? .open : .open,
-            backoff: record.pointee.backoff,
-            dropReason: record.pointee.drop_reason
-        )
-        smoothedRTTMicroseconds = record.pointee.srtt_us
-        retransmitTimeoutMicroseconds = record.pointee.rto_us
-        if kind == .retransmit || kind == .synAckRetransmit { packetsOut = record.pointee.old_ca_state }
+        guard let kind = Kind(rawValue: record.pointee.kind) else { return false }
+        event.kind = kind
+        event.monotonicNanoseconds = record.pointee.ktime_ns
+        event.owner = SocketOwner(record.pointee.owner)
+        event.connection = Connection(record.pointee.flow)
+        event.socketCookie = record.pointee.socket_cookie
+        event.networkNamespace = record.pointee.netns
+        event.socketCgroupID = record.pointee.socket_cgroup_id
+        event.segments = record.pointee.segments
+        event.error = record.pointee.error
+        event.cause = RetransmitCause(rawValue: record.pointee.cause) ?? .unknown
+        event.congestionState = CongestionState(rawValue: record.pointee.ca_state) ?? .open
+        event.previousCongestionState = kind == .congestionState
+            ? CongestionState(rawValue: record.pointee.old_ca_state) ?? .open : .open
+        event.backoff = record.pointee.backoff
+        event.smoothedRTTMicroseconds = record.pointee.srtt_us
+        event.retransmitTimeoutMicroseconds = record.pointee.rto_us
+        event.packetsOut = kind == .retransmit || kind == .synAckRetransmit ? record.pointee.old_ca_state : 0
+        event.dropReason = record.pointee.drop_reason
+        return true
     }
 
     /// A retransmission that put segments on the wire (what TCP_INFO's

@@ -292,8 +292,9 @@ func now() -> Double {
 func replayTrace(_ records: UnsafeBufferPointer<ark_record>, through pipeline: Pipeline,
                  to output: LineOutput) throws(LineOutput.Failure) -> Int {
     var bytes = 0
+    var event = ProbeEvent(kind: .retransmit, monotonicNanoseconds: 0)
     for index in records.indices {
-        if let event = ProbeEvent(record: records.baseAddress! + index) { pipeline.process(event) }
+        if ProbeEvent.decode(records.baseAddress! + index, into: &event) { pipeline.process(event) }
         // Like the agent, which writes after each ring-buffer batch.
         if index % 64 == 63 && pipeline.output.count >= 64 * 1024 {
             bytes += pipeline.output.count
