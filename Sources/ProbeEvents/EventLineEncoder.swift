@@ -23,7 +23,16 @@ public struct EventLineEncoder {
     public let clock: WallClock
     /// Names of the kernel's drop reasons by value (from kernel BTF, or
     /// from a trace being replayed).
-    public var dropReasonNames: [UInt32: String]
+    public var dropReasonNames: [UInt32: String] {
+        didSet { encodedDropReasons = Self.encode(dropReasonNames) }
+    }
+    /// `"NAME"` of each reason below `encodedReasonLimit`, escaped once,
+    /// by value: a drop line's reason is then one copy, not a hashed
+    /// lookup and an escape per line. Empty where no name is known.
+    private var encodedDropReasons: [[UInt8]]
+    /// The kernel's reasons number about 120; larger values (from a trace)
+    /// take the lookup.
+    static let encodedReasonLimit: UInt32 = 1024
 
     /// Shared by copies of the encoder (it only ever holds correct text).
     private let texts = EncoderTextCache()
@@ -31,6 +40,19 @@ public struct EventLineEncoder {
     public init(clock: WallClock, dropReasonNames: [UInt32: String]) {
         self.clock = clock
         self.dropReasonNames = dropReasonNames
+        encodedDropReasons = Self.encode(dropReasonNames)
+    }
+
+    private static func encode(_ names: [UInt32: String]) -> [[UInt8]] {
+        let known = names.keys.filter { $0 < encodedReasonLimit }
+        guard let largest = known.max() else { return [] }
+        var encoded = [[UInt8]](repeating: [], count: Int(largest) + 1)
+        for code in known {
+            var text = JSONLineWriter(capacity: 64)
+            text.appendString(names[code]!)
+            encoded[Int(code)] = text.bytes
+        }
+        return encoded
     }
 
     /// Room for any event line but the drop reason's name: numbers of at
@@ -172,7 +194,10 @@ public struct EventLineEncoder {
             Self.putTiming(event, into: &line)
         case .drop:
             line.put(",\"reason\":")
-            if let name = dropReasonNames[event.dropReason] {
+            if event.dropReason < encodedDropReasons.count, !encodedDropReasons[Int(event.dropReason)].isEmpty {
+                line.appendBytes(encodedDropReasons[Int(event.dropReason)])
+                line.reserve(Self.lineRoom)
+            } else if let name = dropReasonNames[event.dropReason] {
                 // A name from BTF or from a trace: any length, escaped.
                 line.appendString(name)
                 line.reserve(Self.lineRoom)

@@ -86,6 +86,11 @@ public struct JSONLineWriter {
         needsComma = true
     }
 
+    /// Appends bytes encoded elsewhere (a JSON value), as they are.
+    mutating func appendBytes(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { if let address = $0.baseAddress { write(address, count: $0.count) } }
+    }
+
     /// Appends the lines another writer built.
     public mutating func append(_ other: JSONLineWriter) {
         write(other.storage.base, count: other.count)

@@ -82,6 +82,30 @@ final class EventLineTests: XCTestCase {
         XCTAssertTrue(line(event).contains(#""reason":"UNKNOWN_999","reason_code":999"#))
     }
 
+    /// Names below the encoded table's limit are copied pre-escaped; the
+    /// rest (a replayed trace may carry any code) are looked up: both give
+    /// the same text, and a name learned later replaces none.
+    func testDropReasonNamesAreTheSameWhereverTheirCodeLies() {
+        var encoder = EventLineEncoder(clock: clock, dropReasonNames: [
+            3: "NO_SOCKET", 1023: #"ODD"NAME"#, 1024: "LARGE", 70_000: "LARGER",
+        ])
+        func reason(_ code: UInt32) -> String {
+            var writer = JSONLineWriter()
+            encoder.encode(ProbeEvent(kind: .drop, monotonicNanoseconds: 0, dropReason: code), into: &writer)
+            let text = String(decoding: writer.bytes, as: UTF8.self)
+            return String(text[text.range(of: #""reason":"#)!.upperBound...].prefix { $0 != "," })
+        }
+        XCTAssertEqual(reason(3), #""NO_SOCKET""#)
+        XCTAssertEqual(reason(1023), #""ODD\"NAME""#)
+        XCTAssertEqual(reason(1024), #""LARGE""#)
+        XCTAssertEqual(reason(70_000), #""LARGER""#)
+        XCTAssertEqual(reason(4), #""UNKNOWN_4""#)
+        XCTAssertEqual(reason(2000), #""UNKNOWN_2000""#)
+        encoder.dropReasonNames[4] = "LEARNED"
+        XCTAssertEqual(reason(4), #""LEARNED""#)
+        XCTAssertEqual(reason(3), #""NO_SOCKET""#)
+    }
+
     func testEveryLineIsValidJSONWithTheSeedsKeyTypes() throws {
         let events = [
             ProbeEvent(kind: .retransmit, monotonicNanoseconds: 5_000_000_000, owner: owner, connection: connection, segments: 2),
