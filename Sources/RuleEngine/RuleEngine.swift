@@ -67,6 +67,9 @@ public final class RuleEngine {
     @exclusivity(unchecked) private var rules: [PreparedRule]
     /// The graph subjects some rule is about: only those are built per tick.
     private let neededSubjects: Set<Subject>
+    /// `neededSubjects` holds `.kernelDrops`: asked per event, and a Subject
+    /// hashes with a Hasher.
+    private let countsKernelDrops: Bool
     /// The rules an event can concern: event subjects, and rules with
     /// aggregates. Graph rules alone wait for the tick.
     private let eventRules: [Int]
@@ -89,6 +92,7 @@ public final class RuleEngine {
         }
         let prepared = self.rules
         neededSubjects = Set(prepared.map(\.subject))
+        countsKernelDrops = neededSubjects.contains(.kernelDrops)
         eventRules = prepared.indices.filter { index in
             if case .event = prepared[index].subject { return true }
             return !prepared[index].rule.aggregates.isEmpty
@@ -112,7 +116,7 @@ public final class RuleEngine {
     /// `identity`: who the event's process is, for rules that read it.
     public func observe(_ event: ProbeEvent, identity: IdentityCache.Entry? = nil, alerts: inout [Alert]) {
         let time = event.monotonicNanoseconds
-        if event.kind == .drop, neededSubjects.contains(.kernelDrops),
+        if event.kind == .drop, countsKernelDrops,
            let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
             if let index = drops.index(forKey: entity) {
                 drops.values[index].add(1, at: time)

@@ -243,10 +243,14 @@ public struct StateGraph: Sendable {
         let hold = UInt64(configuration.backoffHoldSeconds * 1e9)
         let interval = UInt64(configuration.updateIntervalSeconds * 1e9)
         // Spells whose retransmit timer would have fired again by now.
-        for index in connections.indices {
+        // Walked by hand: `connections.indices` holds the table, so the
+        // first change through an index would copy all of it.
+        var index = connections.startIndex
+        while index != connections.endIndex {
             if let end = connections.values[index].blocking.inferProgress(at: now) {
                 unblock(connectionAt: index, at: end)
             }
+            connections.formIndex(after: &index)
         }
 
         // Each node is changed in place through its index: a copy taken out
