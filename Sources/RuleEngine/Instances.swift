@@ -15,7 +15,7 @@ struct Instances {
     static let stalledSeconds = 0.6
 
     /// Builds the instances of the subjects in `needed` only.
-    init(graph: StateGraph, drops: inout [AlertEntity: SlidingWindow], at time: UInt64, needed: Set<Subject>) {
+    init(graph: StateGraph, drops: inout [KernelDropKey: KernelDropCount], at time: UInt64, needed: Set<Subject>) {
         var peersByAddress: [IPAddress: PeerInstance] = [:]
         // Asked once: a `where` clause asks for each element, and a Subject
         // is hashed with a Hasher.
@@ -64,14 +64,40 @@ struct Instances {
                 blockedLastSecond: node.blockedLastSecond(at: time), identity: graph.identities[node.pid]))
         }
         if needed.contains(.job) { jobs = JobInstance.all(in: graph, at: time) }
-        for entity in drops.keys.sorted(by: { $0.description < $1.description }) where needsDrops {
-            let count = drops[entity]!.total(at: time)
-            guard count > 0, case .kernelDrops(let netns, let reason) = entity else {
-                drops[entity] = nil
+        let dropKeys = needsDrops ? drops.map { (id: $0.value.entity.description, key: $0.key) }.sorted { $0.id < $1.id } : []
+        for (_, key) in dropKeys {
+            let count = drops[key]!.window.total(at: time)
+            guard count > 0, case .kernelDrops(let netns, let reason) = drops[key]!.entity else {
+                drops[key] = nil
+                continue
+            }
+            // Two codes a trace gave one name are one entity, as before.
+            if let last = kernelDrops.last, last.netns == netns, last.reason == reason {
+                kernelDrops[kernelDrops.count - 1].drops += count
                 continue
             }
             kernelDrops.append(KernelDropsInstance(
-                netns: netns, reason: reason, drops: count, windowSeconds: drops[entity]!.seconds))
+                netns: netns, reason: reason, drops: count, windowSeconds: drops[key]!.window.seconds))
         }
     }
+}
+
+/// Kernel drops are counted per namespace and reason code, looked up per
+/// drop event: a key of two numbers hashes without a Hasher, where the
+/// entity (with the reason's name) runs one over the name.
+struct KernelDropKey: Hashable {
+    let netns: UInt32
+    let code: UInt32
+    /// 0 for the count new drops go to; else a count kept under the text
+    /// its reason had before a replay learnt the reason's name.
+    let retired: UInt32
+
+    func _rawHashValue(seed: Int) -> Int {
+        tableHash(UInt64(netns) << 32 | UInt64(code) ^ UInt64(retired) &* 0x9E37_79B9_7F4A_7C15, seed: seed)
+    }
+}
+
+struct KernelDropCount {
+    let entity: AlertEntity
+    var window: SlidingWindow
 }

@@ -75,7 +75,9 @@ public final class RuleEngine {
     private let eventRules: [Int]
     @exclusivity(unchecked) private var reasons: [UInt32: String]
     private let context = RuleContext()
-    @exclusivity(unchecked) private var drops: [AlertEntity: SlidingWindow] = [:]
+    @exclusivity(unchecked) private var drops: [KernelDropKey: KernelDropCount] = [:]
+    /// Keys given to counts whose reason was renamed (`learnDropReason`).
+    private var retiredDropCounts: UInt32 = 0
     private let dropWindowSeconds: Double
     public private(set) var forgottenEntities: UInt64 = 0
 
@@ -101,7 +103,14 @@ public final class RuleEngine {
 
     /// Names a drop reason code this engine did not know (replays).
     public func learnDropReason(_ code: UInt32, name: String) {
-        if reasons[code] == nil { reasons[code] = name }
+        guard reasons[code] == nil else { return }
+        reasons[code] = name
+        // Drops counted under the old text stay its entity's; new ones
+        // count under the name.
+        for key in drops.keys where key.code == code && key.retired == 0 && name != "UNKNOWN_\(code)" {
+            retiredDropCounts += 1
+            drops[KernelDropKey(netns: key.netns, code: code, retired: retiredDropCounts)] = drops.removeValue(forKey: key)
+        }
     }
 
     /// The rules checks against: every subject and the event fields.
@@ -116,14 +125,14 @@ public final class RuleEngine {
     /// `identity`: who the event's process is, for rules that read it.
     public func observe(_ event: ProbeEvent, identity: IdentityCache.Entry? = nil, alerts: inout [Alert]) {
         let time = event.monotonicNanoseconds
-        if event.kind == .drop, countsKernelDrops,
-           let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
-            if let index = drops.index(forKey: entity) {
-                drops.values[index].add(1, at: time)
-            } else {
+        if event.kind == .drop, countsKernelDrops {
+            let key = KernelDropKey(netns: event.networkNamespace, code: event.dropReason, retired: 0)
+            if let index = drops.index(forKey: key) {
+                drops.values[index].window.add(1, at: time)
+            } else if let entity = AlertEntity.of(event, for: .kernelDrops, reasons: reasons) {
                 var window = SlidingWindow(seconds: dropWindowSeconds)
                 window.add(1, at: time)
-                drops[entity] = window
+                drops[key] = KernelDropCount(entity: entity, window: window)
             }
         }
         for index in eventRules {

@@ -189,7 +189,7 @@ extension Optional where Wrapped == IdentityCache.Entry {
 struct KernelDropsInstance: SubjectInstance {
     let netns: UInt32
     let reason: String
-    let drops: UInt64
+    var drops: UInt64
     let windowSeconds: Double
 
     var entity: AlertEntity { .kernelDrops(netns: netns, reason: reason) }

@@ -514,6 +514,35 @@ final class GraphRuleTests: XCTestCase {
         XCTAssertEqual(harness.summary(), ["1250 firing conn-rtos connection-\(key) value=2"])
     }
 
+    /// Kernel drops are counted by code; what a reason is called decides
+    /// its entity: drops counted before a replay learnt a code's name stay
+    /// under the old text, and two codes given one name are one entity.
+    func testKernelDropsFollowTheReasonsName() throws {
+        let yaml = """
+        rules:
+          - rule: drops
+            description: many drops of one reason
+            on: kernel_drops
+            condition: drops >= 40
+            value: drops
+            severity: warning
+            message: "{drops} of {reason}"
+        """
+        let harness = try EngineHarness(rules: try loadEngineRules(yaml), dropReasons: [5: "NETFILTER_DROP", 6: "NETFILTER_DROP"])
+        harness.feedSorted(stride(from: 1000 as UInt64, to: 1200, by: 5).map { kernelDrop(at: $0, reason: 99) })
+        harness.engine.learnDropReason(99, name: "TCP_ZEROWINDOW")
+        harness.feedSorted(stride(from: 1200 as UInt64, to: 1400, by: 5).map { kernelDrop(at: $0, reason: 99) })
+        harness.feedSorted(stride(from: 1000 as UInt64, to: 1400, by: 10).flatMap {
+            [kernelDrop(at: $0, reason: 5), kernelDrop(at: $0 + 5, reason: 6)]
+        })
+        harness.run(until: 1500)
+        XCTAssertEqual(harness.summary(), [
+            "1250 firing drops kernel-drops-4026531840-UNKNOWN_99 value=40",
+            "1500 firing drops kernel-drops-4026531840-NETFILTER_DROP value=80",
+            "1500 firing drops kernel-drops-4026531840-TCP_ZEROWINDOW value=40",
+        ])
+    }
+
     func testKernelDropsPerReason() throws {
         let yaml = """
         rules:
