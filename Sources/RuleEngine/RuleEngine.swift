@@ -135,6 +135,13 @@ public final class RuleEngine {
                 drops[key] = KernelDropCount(entity: entity, window: window)
             }
         }
+        if !eventRules.isEmpty { observe(event, byEventRules: identity, alerts: &alerts) }
+    }
+
+    /// Apart: what it does with the event (kept, captured) has it copied
+    /// on entry, and most rule sets have no event rules.
+    private func observe(_ event: ProbeEvent, byEventRules identity: IdentityCache.Entry?, alerts: inout [Alert]) {
+        let time = event.monotonicNanoseconds
         for index in eventRules {
             let subject = rules[index].subject
             let isSubject = subject.matches(event)
