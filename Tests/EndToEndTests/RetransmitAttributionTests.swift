@@ -203,18 +203,23 @@ final class RetransmitAttributionTests: XCTestCase {
         let sink = try lab.startSink(port: port, waitForGo: true)
         let sender = try lab.spawn(inSender: true, ["send", "--to", lab.receiverIPv4, "--port", String(port),
                                                     "--bytes", String(bytes), "--prefill"])
-        let prefilled = try sender.readJSON(timeout: 30)
-        let before = try XCTUnwrap(prefilled.int("total_retrans"))
+        _ = try sender.readJSON(timeout: 30)
 
         let agent = try AgentProcess(arguments: ["--port", String(port)], testCase: self)
         try lab.dropRandom(port: port, probability: 0.05, dataOnly: true)
         try sink.writeLine("go")
         try sender.writeLine("go")
+        // From "go" on, on both sides: a tail loss probe may come while the
+        // agent starts (seconds under emulation), before or after it attached.
+        let go = try sender.readJSON(timeout: 30)
+        let before = try XCTUnwrap(go.int("total_retrans"))
+        let goTime = try XCTUnwrap(go.int("monotonic_ns"))
         let final = try sender.readJSON(timeout: 90)
         let pid = try XCTUnwrap(final.int("pid"))
         let expected = Sender(pid: pid, totalRetrans: try XCTUnwrap(final.int("total_retrans")) - before)
         XCTAssertEqual(agent.stop(), 0)
-        assertMatches([expected], agent.lines(), agent: agent,
+        let afterGo = agent.lines().filter { ($0.int("ktime_ns") ?? 0) >= goTime }
+        assertMatches([expected], afterGo, agent: agent,
                       title: "sender started before the agent (prefill, then no send)",
                       attribution: "existing-socket")
     }

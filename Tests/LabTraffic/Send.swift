@@ -54,6 +54,13 @@ func runSend(_ args: ArraySlice<String>) -> Never {
                   ("bytes_queued", .int(written)), ("total_retrans", .int(before.totalRetrans)),
                   ("local", .string(local)), ("remote", .string(remote))])
         guard waitForGoLine() else { fail(role, "stdin closed before \"go\"") }
+        // A probe may retransmit again between "prefilled" and "go" (while
+        // an agent starts): what the socket says at "go", and when (on the
+        // probe's clock), is where a comparison starts.
+        let goTime = monotonicNanoseconds()
+        guard let atGo = TCPInfo.read(fd) else { fail(role, "getsockopt TCP_INFO: \(errnoText())") }
+        emitJSON([("role", .string(role)), ("phase", .string("go")), ("pid", .int(pid)),
+                  ("total_retrans", .int(atGo.totalRetrans)), ("monotonic_ns", .int(goTime))])
         note("got \"go\"; no more writes, waiting for \(written) bytes to be acknowledged")
     } else {
         writeConcurrently(fd, total: total, threads: threads, chunk: chunk, role: role)

@@ -10,7 +10,8 @@
 //   exit-together --to HOST --port P --threads T
 //
 // Each subcommand prints one JSON object line on stdout when it finishes
-// (send --prefill / --hold-until-go print one "phase" line before it);
+// (send --prefill prints a "prefilled" and a "go" phase line before it,
+// send --hold-until-go a "connected" one);
 // diagnostics go to stderr.
 
 #if canImport(Glibc)
