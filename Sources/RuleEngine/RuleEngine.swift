@@ -39,6 +39,8 @@ public final class RuleEngine {
         let holdNanoseconds: UInt64
         let keepFiringNanoseconds: UInt64
         let evidenceFields: [String]
+        /// The codes of `rule.fieldNames` for the subject's instances.
+        let fieldCodes: [Int]
         var entities: [AlertEntity: EntityState] = [:]
     }
 
@@ -90,7 +92,8 @@ public final class RuleEngine {
                 rule: rule, subject: subject,
                 holdNanoseconds: UInt64(rule.forSeconds * 1e9),
                 keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
-                evidenceFields: subject.fields.keys.sorted())
+                evidenceFields: subject.fields.keys.sorted(),
+                fieldCodes: subject.fieldCodes(of: rule.fieldNames))
         }
         let prepared = self.rules
         neededSubjects = Set(prepared.map(\.subject))
@@ -274,7 +277,7 @@ public final class RuleEngine {
 
     /// The instance's fields, and no aggregates yet.
     private func loadFields(_ index: Int, _ instance: some SubjectInstance) {
-        context.load(rules[index].rule.fieldNames, instance.value)
+        context.load(rules[index].rule.fieldNames, codes: rules[index].fieldCodes, instance.value(code:name:))
         context.aggregates.removeAll(keepingCapacity: true)
     }
 
@@ -306,7 +309,7 @@ public final class RuleEngine {
         if let instance {
             remember(instance, rule: rule, in: index, at: position)
         } else if let held = rules[index].entities.values[position].heldSubject {
-            context.load(rule.fieldNames, held.value)
+            context.load(rule.fieldNames, codes: rules[index].fieldCodes, held.value(code:name:))
             context.aggregates = rules[index].entities.values[position].heldAggregates
             remember(held, rule: rule, in: index, at: position)
         }
@@ -414,13 +417,21 @@ extension AlertEntity {
 /// and names made into text) are needed only for a line.
 final class RuleContext: EvaluationContext {
     @exclusivity(unchecked) private var names: [String] = []
-    @exclusivity(unchecked) private var lookup: (String) -> Value = { _ in .missing }
+    /// The subject's code of each name (-1: read by name).
+    @exclusivity(unchecked) private var codes: [Int] = []
+    @exclusivity(unchecked) private var lookup: (Int, String) -> Value = { _, _ in .missing }
     /// The values looked up so far, by field index.
     @exclusivity(unchecked) private var values: [Value?] = []
     @exclusivity(unchecked) var aggregates: [Double] = []
 
+    /// Fields read by name only (events).
     func load(_ names: [String], _ lookup: @escaping (String) -> Value) {
+        load(names, codes: [], { _, name in lookup(name) })
+    }
+
+    func load(_ names: [String], codes: [Int], _ lookup: @escaping (_ code: Int, _ name: String) -> Value) {
         self.names = names
+        self.codes = codes
         self.lookup = lookup
         // Cleared in place: removeAll and append(contentsOf:) go through the
         // generic range replacement, hundreds of instructions a subject.
@@ -434,7 +445,7 @@ final class RuleContext: EvaluationContext {
     func value(of field: FieldID) -> Value {
         guard field.index < values.count else { return .missing }
         if let value = values[field.index] { return value }
-        let value = lookup(names[field.index])
+        let value = lookup(field.index < codes.count ? codes[field.index] : -1, names[field.index])
         values[field.index] = value
         return value
     }

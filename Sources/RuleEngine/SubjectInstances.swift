@@ -76,6 +76,23 @@ protocol SubjectInstance {
     var entity: AlertEntity { get }
     var pid: UInt32 { get }
     func value(_ field: String) -> Value
+    /// The fields read by code, in code order: a rule's names are turned
+    /// into codes once, since a switch over names compares strings one by
+    /// one at every read. Empty: every field is read by name.
+    static var fieldsByCode: [String] { get }
+    /// Field `code` (an index into `fieldsByCode`), or by `name` when the
+    /// code is -1.
+    func value(code: Int, name: String) -> Value
+}
+
+extension SubjectInstance {
+    static var fieldsByCode: [String] { [] }
+    func value(code: Int, name: String) -> Value { value(name) }
+
+    /// The codes of `names` for this kind of instance (-1: by name).
+    static func codes(of names: [String]) -> [Int] {
+        names.map { fieldsByCode.firstIndex(of: $0) ?? -1 }
+    }
 }
 
 /// A process's WaitsOn edge to the network.
@@ -151,25 +168,33 @@ struct ConnectionInstance: SubjectInstance {
     var entity: AlertEntity { .connection(node.cookie) }
     var pid: UInt32 { node.pid }
 
+    static let fieldsByCode = [
+        "pid", "comm", "saddr", "sport", "daddr", "dport", "retransmits", "rtos", "retransmit_rate", "backoff",
+        "ca_state", "quiet", "window", "blocked_for", "blocked_1s",
+    ]
+
     func value(_ field: String) -> Value {
-        let connection = node.connection
-        switch field {
-        case "pid": return .number(Double(node.pid))
-        case "comm": return .string(command.description)
-        case "saddr": return .string(connection.localAddress.description)
-        case "sport": return .number(Double(connection.localPort))
-        case "daddr": return .string(connection.remoteAddress.description)
-        case "dport": return .number(Double(connection.remotePort))
-        case "retransmits": return .number(Double(retransmits))
-        case "rtos": return .number(Double(timeouts))
-        case "retransmit_rate": return .number(rate)
-        case "backoff": return .number(Double(node.backoff))
-        case "ca_state": return .string(node.congestionState.name.description)
-        case "quiet": return .number(quietSeconds)
-        case "window": return .number(windowSeconds)
-        case "blocked_for": return .number(blockedForSeconds)
-        case "blocked_1s": return .number(blockedLastSecond)
-        default: return identity.value(field)
+        value(code: Self.fieldsByCode.firstIndex(of: field) ?? -1, name: field)
+    }
+
+    func value(code: Int, name: String) -> Value {
+        switch code {
+        case 0: .number(Double(node.pid))
+        case 1: .string(command.description)
+        case 2: .string(node.connection.localAddress.description)
+        case 3: .number(Double(node.connection.localPort))
+        case 4: .string(node.connection.remoteAddress.description)
+        case 5: .number(Double(node.connection.remotePort))
+        case 6: .number(Double(retransmits))
+        case 7: .number(Double(timeouts))
+        case 8: .number(rate)
+        case 9: .number(Double(node.backoff))
+        case 10: .string(node.congestionState.name.description)
+        case 11: .number(quietSeconds)
+        case 12: .number(windowSeconds)
+        case 13: .number(blockedForSeconds)
+        case 14: .number(blockedLastSecond)
+        default: identity.value(name)
         }
     }
 }

@@ -51,6 +51,14 @@ public enum Subject: Hashable, Sendable {
         }
     }
 
+    /// The codes by which the subject's instances read `names` (-1: by name).
+    func fieldCodes(of names: [String]) -> [Int] {
+        switch self {
+        case .connection: ConnectionInstance.codes(of: names)
+        default: names.map { _ in -1 }
+        }
+    }
+
     /// What a process's identity offers rules (missing when unknown).
     static let identityFields: [String: FieldType] = [
         "job": .string, "rank": .number, "local_rank": .number, "world_size": .number, "group_rank": .number,

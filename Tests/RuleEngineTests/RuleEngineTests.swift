@@ -424,6 +424,32 @@ final class GraphRuleTests: XCTestCase {
         message: "{saddr}:{sport} -> {daddr}:{dport} of {pid} ({comm}): {rtos} RTOs, backoff {backoff}, {ca_state}"
     """
 
+    /// Connection fields are read by code at ticks: every field of the
+    /// schema but the identity's has one, and a rule's code reads what its
+    /// name reads; identity fields and unknown names fall back to the name.
+    func testConnectionFieldCodesCoverTheSchema() throws {
+        let ownFields = Set(Subject.connectionFields.keys).subtracting(Subject.identityFields.keys)
+        XCTAssertEqual(Set(ConnectionInstance.fieldsByCode), ownFields)
+        XCTAssertEqual(ConnectionInstance.fieldsByCode.count, ownFields.count, "no name twice")
+        XCTAssertEqual(Subject.connection.fieldCodes(of: ["blocked_1s", "job", "pid", "nonsense"]), [14, -1, 0, -1])
+        XCTAssertEqual(Subject.peer.fieldCodes(of: ["peer", "waiters"]), [-1, -1])
+        var graph = StateGraph(configuration: GraphConfiguration())
+        var changes: [GraphChange] = []
+        let event = retransmit(pid: 100, at: 1000, cookie: 8, sport: 40001, cause: .rto, state: .loss, backoff: 2)
+        graph.apply(event, changes: &changes)
+        var drops: [KernelDropKey: KernelDropCount] = [:]
+        let instance = try XCTUnwrap(
+            Instances(graph: graph, drops: &drops, at: ms(1500), needed: [.connection]).connections.first)
+        for (code, name) in ConnectionInstance.fieldsByCode.enumerated() {
+            XCTAssertEqual(instance.value(code: code, name: name), instance.value(name), name)
+            XCTAssertNotEqual(instance.value(name), .missing, name)
+        }
+        XCTAssertEqual(instance.value("sport"), .number(40001))
+        XCTAssertEqual(instance.value("backoff"), .number(2))
+        XCTAssertEqual(instance.value("ca_state"), .string("loss"))
+        XCTAssertEqual(instance.value(code: -1, name: "job"), .missing)
+    }
+
     func testConnectionSubjectByRTOCountAndByBackoff() throws {
         let harness = try EngineHarness(Self.storm)
         var events = [
