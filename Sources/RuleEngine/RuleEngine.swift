@@ -39,8 +39,10 @@ public final class RuleEngine {
         let holdNanoseconds: UInt64
         let keepFiringNanoseconds: UInt64
         let evidenceFields: [String]
-        /// The codes of `rule.fieldNames` for the subject's instances.
+        /// The codes of `rule.fieldNames` and of `evidenceFields` for the
+        /// subject's instances.
         let fieldCodes: [Int]
+        let evidenceCodes: [Int]
         var entities: [AlertEntity: EntityState] = [:]
     }
 
@@ -93,7 +95,8 @@ public final class RuleEngine {
                 holdNanoseconds: UInt64(rule.forSeconds * 1e9),
                 keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
                 evidenceFields: subject.fields.keys.sorted(),
-                fieldCodes: subject.fieldCodes(of: rule.fieldNames))
+                fieldCodes: subject.fieldCodes(of: rule.fieldNames),
+                evidenceCodes: subject.fieldCodes(of: subject.fields.keys.sorted()))
         }
         let prepared = self.rules
         neededSubjects = Set(prepared.map(\.subject))
@@ -330,7 +333,9 @@ public final class RuleEngine {
     private func remember(_ instance: some SubjectInstance, rule: CompiledRule, in index: Int, at position: EntityPosition) {
         rules[index].entities.values[position].lastValue =
             rule.value?.evaluate(context) ?? rule.fieldNames.first.map { instance.value($0) } ?? .missing
-        rules[index].entities.values[position].lastEvidence = rules[index].evidenceFields.map { ($0, instance.value($0)) }
+        rules[index].entities.values[position].lastEvidence = zip(rules[index].evidenceFields, rules[index].evidenceCodes).map {
+            ($0, instance.value(code: $1, name: $0))
+        }
     }
 
     /// Makes room for one more entity of rule `index`; false when every
