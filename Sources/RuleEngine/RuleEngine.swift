@@ -90,13 +90,14 @@ public final class RuleEngine {
         dropWindowSeconds = windowSeconds
         self.rules = rules.rules.filter(\.isEnabled).compactMap { rule in
             guard let subject = Subject.byName[rule.subject] else { return nil }
+            let evidenceFields = subject.fields.keys.sorted()
             return PreparedRule(
                 rule: rule, subject: subject,
                 holdNanoseconds: UInt64(rule.forSeconds * 1e9),
                 keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
-                evidenceFields: subject.fields.keys.sorted(),
+                evidenceFields: evidenceFields,
                 fieldCodes: subject.fieldCodes(of: rule.fieldNames),
-                evidenceCodes: subject.fieldCodes(of: subject.fields.keys.sorted()))
+                evidenceCodes: subject.fieldCodes(of: evidenceFields))
         }
         let prepared = self.rules
         neededSubjects = Set(prepared.map(\.subject))
