@@ -148,9 +148,13 @@ struct ark_process_environment {
  * record after a quiet spell) wakes it at once and opens a short window
  * (ARK_WAKEUP_GRACE_NS) so that the rest of a burst does not. The margin
  * covers a record stamped just before the window ends and committed after
- * the reader's last read. The reader maps this value (one page). */
+ * the reader's last read. Inside the window, a record that finds
+ * wake_when_queued_bytes or more unread in the ring (a burst; 0: never)
+ * wakes the reader anyway, so that a reader pacing itself slowly does not
+ * lose records. The reader maps this value (one page). */
 struct ark_reader_schedule {
 	__u64 reads_until_ns;
+	__u64 wake_when_queued_bytes;
 };
 
 #define ARK_READER_POLL_MIN_NS 500000ULL

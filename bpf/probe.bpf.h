@@ -156,8 +156,8 @@ static __always_inline struct ark_record *reserve_record(__u32 kind)
 }
 
 /* How a record is submitted: without a wake-up while the reader is inside
- * the window it promised to read in, else with one (ark_probe.h). Races
- * between CPUs only add wake-ups. */
+ * the window it promised to read in and the ring is not filling up, else
+ * with one (ark_probe.h). Races between CPUs only add wake-ups. */
 static __always_inline __u64 ring_wakeup_flags(__u64 now)
 {
 	__u32 zero = 0;
@@ -165,8 +165,13 @@ static __always_inline __u64 ring_wakeup_flags(__u64 now)
 
 	if (!reader)
 		return 0;
-	if (now + ARK_WAKEUP_MARGIN_NS < reader->reads_until_ns)
-		return BPF_RB_NO_WAKEUP;
+	if (now + ARK_WAKEUP_MARGIN_NS < reader->reads_until_ns) {
+		__u64 limit = reader->wake_when_queued_bytes;
+
+		if (limit == 0 || bpf_ringbuf_query(&ark_records, BPF_RB_AVAIL_DATA) < limit)
+			return BPF_RB_NO_WAKEUP;
+		return BPF_RB_FORCE_WAKEUP;
+	}
 	reader->reads_until_ns = now + ARK_WAKEUP_GRACE_NS;
 	return BPF_RB_FORCE_WAKEUP;
 }

@@ -16,6 +16,9 @@ public struct AgentConfiguration: Sendable {
     public var pipeline = Pipeline.Options()
     /// Stop after this many seconds; nil: until SIGINT/SIGTERM.
     public var duration: Double?
+    /// How long records may wait in the ring for a read, in nanoseconds
+    /// (`RingPacing`); nil: a few records per read, at most 4 ms.
+    public var lineDelayNanoseconds: UInt64?
     /// How often the kernel's lost-record counter is read, in milliseconds.
     public var lossCheckIntervalMilliseconds: Int32 = 1000
     /// Every this many seconds `progress` is called (0: never).
@@ -153,7 +156,7 @@ public final class Agent {
             CodeResidency.releaseStartupMemory()
             var ready = [epoll_event](repeating: epoll_event(), count: 4)
             var wait = EpollWait()
-            var pacing = RingPacing()
+            var pacing = RingPacing(lineDelay: configuration.lineDelayNanoseconds)
             var nextRingRead: UInt64?
             while stop == nil {
                 let now = WallClock.monotonicNow()

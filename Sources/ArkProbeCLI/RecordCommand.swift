@@ -51,6 +51,7 @@ struct RecordCommand: Subcommand {
         signal(SIGPIPE, SIG_IGN)
         var configuration = AgentConfiguration()
         configuration.pipeline.filter = capture.filter
+        configuration.lineDelayNanoseconds = capture.lineDelayNanoseconds
         configuration.pipeline.writesGraph = false
         configuration.duration = duration
         configuration.progressIntervalSeconds = 5

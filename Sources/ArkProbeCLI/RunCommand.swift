@@ -113,6 +113,7 @@ struct RunCommand: Subcommand {
         }
         var configuration = AgentConfiguration()
         configuration.pipeline.filter = capture.filter
+        configuration.lineDelayNanoseconds = capture.lineDelayNanoseconds
         configuration.pipeline.writesEvents = !quiet
         configuration.pipeline.writesGraph = writesGraph
         configuration.pipeline.rules = ruleSet

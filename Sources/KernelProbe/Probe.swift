@@ -99,6 +99,9 @@ public final class Probe {
         ring = try RingBuffer(map: map("ark_records"), bytes: options.ringBufferBytes)
         reservationFailures = try map("ring_reservation_failures")
         readerSchedule = try ReaderSchedule(map: map("ring_reader"))
+        // A quarter: a burst wakes a reader that paces itself slowly well
+        // before the ring is full.
+        readerSchedule.wakeWhenQueuedBytes = UInt64(options.ringBufferBytes / 4)
         dropsCountedOnly = try map("drops_counted_only")
         congestionChangesCountedOnly = try map("congestion_changes_counted_only")
         cpuCount = Int(libbpf_num_possible_cpus())
@@ -225,10 +228,11 @@ public final class Probe {
         try ring.consume(body, environment: environment)
     }
 
-    /// Until when (CLOCK_MONOTONIC ns) the caller reads the ring at least
-    /// every `ARK_READER_POLL_MAX_NS` without being woken (bpf/ark_probe.h):
-    /// records submitted before then do not wake it. The programs set it
-    /// too, when they wake a reader whose window had passed.
+    /// Until when (CLOCK_MONOTONIC ns) the caller reads the ring on its own
+    /// schedule without being woken (bpf/ark_probe.h): records submitted
+    /// before then do not wake it, unless a quarter of the ring is unread.
+    /// The programs set it too, when they wake a reader whose window had
+    /// passed.
     public var readsUntil: UInt64 {
         get { readerSchedule.readsUntil }
         set { readerSchedule.readsUntil = newValue }

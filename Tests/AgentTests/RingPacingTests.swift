@@ -49,12 +49,38 @@ final class RingPacingTests: XCTestCase {
         }
     }
 
+    func testALineDelayIsThePeriodAtAnyRate() {
+        var pacing = RingPacing(lineDelay: 30 * ms)
+        var start = 1_000 * ms
+        var window: UInt64 = 0
+        for samples in [1, 500, 0, 6, 5_000] {
+            let paced = pacing.afterRead(samples: samples, startedAt: start, readsUntil: window)
+            XCTAssertEqual(pacing.period, 30 * ms)
+            XCTAssertEqual(paced.nextRead, start + 30 * ms)
+            window = paced.readsUntil
+            start += 30 * ms
+        }
+    }
+
+    func testALongLineDelayLingersLongerThanItsPeriod() {
+        var pacing = RingPacing(lineDelay: 30 * ms)
+        XCTAssertEqual(pacing.linger, 60 * ms)
+        let start = 1_000 * ms
+        let paced = pacing.afterRead(samples: 3, startedAt: start, readsUntil: 0)
+        XCTAssertEqual(paced.readsUntil, start + 60 * ms)
+        // A short delay keeps the default window.
+        XCTAssertEqual(RingPacing(lineDelay: 2 * ms).linger, 20 * ms)
+    }
+
     func testThePromisedPeriodIsNeverLongerThanTheProgramsAssume() {
         var pacing = RingPacing()
         for samples in [0, 0, 0, 0, 0, 0, 0, 0] {
             _ = pacing.afterRead(samples: samples, startedAt: 1_000 * ms, readsUntil: 2_000 * ms)
             XCTAssertLessThanOrEqual(pacing.period, RingPacing.longestPeriod)
         }
-        XCTAssertLessThan(RingPacing.longestPeriod + RingPacing.lastReadMargin, RingPacing.linger)
+        XCTAssertLessThan(RingPacing.longestPeriod + RingPacing.lastReadMargin, pacing.linger)
+        for delay in [1, 4, 10, 30, 1_000].map({ $0 * ms }) {
+            XCTAssertLessThan(delay + RingPacing.lastReadMargin, RingPacing(lineDelay: delay).linger)
+        }
     }
 }

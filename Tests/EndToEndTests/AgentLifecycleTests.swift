@@ -113,6 +113,8 @@ final class AgentLifecycleTests: XCTestCase {
             (["run", "--port", "70000"], "--port takes a whole number from 1 to 65535, not '70000'"),
             (["run", "--attach", "fentry"], "--attach takes tp_btf, tracepoint or kprobe (comma-separated), not 'fentry'"),
             (["run", "--ring-buffer-kb", "100"], "--ring-buffer-kb must be a power of two"),
+            (["run", "--line-delay", "0"], "--line-delay takes a whole number from 1 to 1000, not '0'"),
+            (["record", "--line-delay", "2s"], "--line-delay takes a whole number from 1 to 1000, not '2s'"),
             (["run", "--cgroup", "/nonexistent"], "--cgroup takes a cgroup id or the path of a cgroup v2 directory; '/nonexistent' is neither"),
             (["run", "--output"], "--output needs a value"),
             (["run", "stray"], "unexpected argument 'stray'"),
@@ -156,7 +158,7 @@ final class AgentLifecycleTests: XCTestCase {
     func testHelpIsWrittenForTheUser() throws {
         let result = try NamespaceLab.run([try binary().path, "run", "--help"])
         for option in ["--output", "--duration", "--pid", "--cgroup", "--port", "--quiet", "--attach",
-                       "--ring-buffer-kb", "--no-drops", "--no-congestion", "--teardown-drop-lines"] {
+                       "--ring-buffer-kb", "--line-delay", "--no-drops", "--no-congestion", "--teardown-drop-lines"] {
             XCTAssertTrue(result.stdout.contains(option), option)
         }
     }

@@ -57,6 +57,33 @@ final class RingWakeupTests: XCTestCase {
         XCTAssertEqual(try exits(of: owner), 1)
     }
 
+    /// Inside its window, a reader is still woken by a record that finds a
+    /// quarter of the ring unread, so that one pacing itself slowly
+    /// (`--line-delay`) does not lose a burst. In a 16 KiB ring: an owner
+    /// with an empty environment queues less than 4 KiB (its environment
+    /// header and exit) and does not wake; one whose environment is padded
+    /// to 4 KiB queues more, and its exit record wakes.
+    func testARecordFindingAQuarterOfTheRingUnreadWakesAReaderInsideItsWindow() throws {
+        var options = ProbeOptions()
+        options.ringBufferBytes = 16 * 1024
+        probe = nil
+        probe = try Probe(options: options)
+        let port = try closedLoopbackPort()
+
+        try drainAndSettle()
+        probe.readsUntil = monotonicNow() + 60_000_000_000
+        var owner = try runRefusedConnect(port, environment: [:])
+        XCTAssertFalse(waitForWakeup(milliseconds: 500), "less than a quarter of the ring unread woke the reader")
+        XCTAssertEqual(try exits(of: owner), 1)
+
+        try drainAndSettle()
+        probe.readsUntil = monotonicNow() + 60_000_000_000
+        owner = try runRefusedConnect(port, environment: ["ARK_RING_TEST_PADDING": String(repeating: "x", count: 4_096)])
+        XCTAssertTrue(waitForWakeup(milliseconds: 5_000), "a quarter of the ring unread did not wake the reader")
+        XCTAssertEqual(try exits(of: owner), 1)
+        XCTAssertEqual(try probe.lostRecords(), 0)
+    }
+
     /// The ring is mapped once, so a sample that runs past its end is read
     /// from two places: in a ring of 32 KiB, the environments (some KiB
     /// each) and exits of socket owners wrap it several times, and each
