@@ -116,6 +116,9 @@ public final class Pipeline {
         var alertsWritten: UInt64 = 0
         var keptAlerts: [Alert] = []
         var nextTick: UInt64 = 0
+        /// The identity last looked up, while the cache has not changed:
+        /// events come in runs of one process, and a lookup hashes the pid.
+        private var lastIdentity: (pid: UInt32, version: UInt64, entry: IdentityCache.Entry?) = (0, 0, nil)
         var ruleEvaluationTime = LatencyHistogram(upperBoundsNanoseconds: Pipeline.ruleEvaluationBounds)
 
         init(options: Options, clock: WallClock, dropReasonNames: [UInt32: String]) {
@@ -136,7 +139,7 @@ public final class Pipeline {
             if nextTick == 0 { nextTick = (time / options.tickNanoseconds + 1) * options.tickNanoseconds }
             tick(through: time)
             totals.add(event)
-            let identity = event.owner.pid != 0 ? graph.identities[event.owner.pid] : nil
+            let identity = identity(of: event.owner.pid)
             if options.writesEvents {
                 eventEncoder.encode(event, identity: identity?.fields ?? [], into: &output)
                 eventsWritten += 1
@@ -149,6 +152,15 @@ public final class Pipeline {
             // process may take the pid.
             if event.kind == .processExit { graph.forgetIdentity(event.owner.pid) }
             return true
+        }
+
+        private mutating func identity(of pid: UInt32) -> IdentityCache.Entry? {
+            guard pid != 0 else { return nil }
+            let version = graph.identities.version
+            if pid == lastIdentity.pid, version == lastIdentity.version { return lastIdentity.entry }
+            let entry = graph.identities[pid]
+            lastIdentity = (pid, version, entry)
+            return entry
         }
 
         mutating func identify(_ pid: UInt32, as identity: WorkloadIdentity, command: Command, cgroupID: UInt64,

@@ -45,6 +45,9 @@ public struct IdentityCache: Sendable {
     private var order: [UInt32] = []
     private var orderStart = 0
     public private(set) var evictions: UInt64 = 0
+    /// Changes with every insert, removal and eviction: a caller that kept
+    /// an entry knows it still holds while this has not moved.
+    public private(set) var version: UInt64 = 0
 
     public init(capacity: Int = 4096) {
         self.capacity = max(1, capacity)
@@ -64,12 +67,13 @@ public struct IdentityCache: Sendable {
             order.append(pid)
         }
         entries[pid] = Entry(identity: identity, command: command, fields: identity.encodedFields)
+        version &+= 1
         return true
     }
 
     /// The process exited: its pid may be reused by another.
     public mutating func remove(_ pid: UInt32) {
-        entries[pid] = nil
+        if entries.removeValue(forKey: pid) != nil { version &+= 1 }
     }
 
     private mutating func evictOldest() {
@@ -78,6 +82,7 @@ public struct IdentityCache: Sendable {
             orderStart += 1
             if entries.removeValue(forKey: pid) != nil {
                 evictions += 1
+                version &+= 1
                 break
             }
         }

@@ -18,6 +18,32 @@ final class IdentityCacheTests: XCTestCase {
         XCTAssertEqual(cache.count, 0)
     }
 
+    func testTheVersionMovesWithEveryChangeAndOnlyThen() {
+        var cache = IdentityCache(capacity: 2)
+        var seen = cache.version
+        func moved() -> Bool {
+            defer { seen = cache.version }
+            return cache.version != seen
+        }
+        cache.insert(identity(1), for: 1)
+        XCTAssertTrue(moved(), "insert")
+        cache.insert(identity(1), for: 1)
+        XCTAssertFalse(moved(), "the same identity again")
+        _ = cache[1]
+        XCTAssertFalse(moved(), "a lookup")
+        cache.insert(WorkloadIdentity(cgroupPath: "/other.slice"), for: 1)
+        XCTAssertTrue(moved(), "a changed identity")
+        cache.remove(9)
+        XCTAssertFalse(moved(), "removing a pid it does not hold")
+        cache.insert(identity(2), for: 2)
+        XCTAssertTrue(moved())
+        cache.insert(identity(3), for: 3)
+        XCTAssertTrue(moved(), "insert with an eviction")
+        XCTAssertNil(cache[1])
+        cache.remove(3)
+        XCTAssertTrue(moved(), "remove")
+    }
+
     func testBoundedEvictingTheOldest() {
         var cache = IdentityCache(capacity: 3)
         for pid in 1...3 as ClosedRange<UInt32> { cache.insert(identity(pid), for: pid) }
