@@ -152,9 +152,15 @@ struct PeerInstance: SubjectInstance {
     }
 }
 
-/// A connection with recent evidence.
-struct ConnectionInstance: SubjectInstance {
-    let node: ConnectionNode
+/// A connection with recent evidence. A class: the engine hands it to the
+/// rule context and keeps it as an alert's held subject, and a struct this
+/// size was copied into a new box each time.
+final class ConnectionInstance: SubjectInstance {
+    let cookie: UInt64
+    let pid: UInt32
+    let connection: Connection
+    let congestionState: CongestionState
+    let backoff: UInt8
     let command: Command
     let retransmits: UInt64
     let timeouts: UInt64
@@ -165,8 +171,26 @@ struct ConnectionInstance: SubjectInstance {
     let blockedLastSecond: Double
     let identity: IdentityCache.Entry?
 
-    var entity: AlertEntity { .connection(node.cookie) }
-    var pid: UInt32 { node.pid }
+    init(node: ConnectionNode, command: Command, retransmits: UInt64, timeouts: UInt64, rate: Double,
+         quietSeconds: Double, windowSeconds: Double, blockedForSeconds: Double, blockedLastSecond: Double,
+         identity: IdentityCache.Entry?) {
+        cookie = node.cookie
+        pid = node.pid
+        connection = node.connection
+        congestionState = node.congestionState
+        backoff = node.backoff
+        self.command = command
+        self.retransmits = retransmits
+        self.timeouts = timeouts
+        self.rate = rate
+        self.quietSeconds = quietSeconds
+        self.windowSeconds = windowSeconds
+        self.blockedForSeconds = blockedForSeconds
+        self.blockedLastSecond = blockedLastSecond
+        self.identity = identity
+    }
+
+    var entity: AlertEntity { .connection(cookie) }
 
     static let fieldsByCode = [
         "pid", "comm", "saddr", "sport", "daddr", "dport", "retransmits", "rtos", "retransmit_rate", "backoff",
@@ -179,17 +203,17 @@ struct ConnectionInstance: SubjectInstance {
 
     func value(code: Int, name: String) -> Value {
         switch code {
-        case 0: .number(Double(node.pid))
+        case 0: .number(Double(pid))
         case 1: .string(command.description)
-        case 2: .string(node.connection.localAddress.description)
-        case 3: .number(Double(node.connection.localPort))
-        case 4: .string(node.connection.remoteAddress.description)
-        case 5: .number(Double(node.connection.remotePort))
+        case 2: .string(connection.localAddress.description)
+        case 3: .number(Double(connection.localPort))
+        case 4: .string(connection.remoteAddress.description)
+        case 5: .number(Double(connection.remotePort))
         case 6: .number(Double(retransmits))
         case 7: .number(Double(timeouts))
         case 8: .number(rate)
-        case 9: .number(Double(node.backoff))
-        case 10: .string(node.congestionState.name.description)
+        case 9: .number(Double(backoff))
+        case 10: .string(congestionState.name.description)
         case 11: .number(quietSeconds)
         case 12: .number(windowSeconds)
         case 13: .number(blockedForSeconds)
