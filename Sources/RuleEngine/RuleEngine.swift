@@ -52,6 +52,9 @@ public final class RuleEngine {
         var lastEvent: ProbeEvent?
         var lastIdentity: IdentityCache.Entry?
         var lastSeen: UInt64
+        /// The tick (`RuleEngine.ticks`) of the latest evaluation with a
+        /// subject: an active alert not evaluated at a tick lost its subject.
+        var evaluatedAtTick: UInt64 = 0
         /// What the last evaluation with a subject saw: a resolved line
         /// whose subject is gone reports these.
         var lastPid: UInt32 = 0
@@ -84,6 +87,8 @@ public final class RuleEngine {
     private var retiredDropCounts: UInt32 = 0
     private let dropWindowSeconds: Double
     public private(set) var forgottenEntities: UInt64 = 0
+    /// Ticks so far: marks which entities a tick evaluated.
+    private var ticks: UInt64 = 0
 
     public init(rules: RuleSet, dropReasonNames: [UInt32: String], windowSeconds: Double = 5) {
         reasons = dropReasonNames
@@ -196,15 +201,14 @@ public final class RuleEngine {
     /// gone (which resolves them).
     public func evaluate(graph: StateGraph, at time: UInt64, alerts: inout [Alert]) {
         let instances = Instances(graph: graph, drops: &drops, at: time, needed: neededSubjects)
-        var seen: Set<AlertEntity> = []
+        ticks += 1
         for index in rules.indices {
-            seen.removeAll(keepingCapacity: true)
             switch rules[index].subject {
-            case .waitsOnNetwork: for instance in instances.networkEdges { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
-            case .peer: for instance in instances.peers { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
-            case .connection: for instance in instances.connections { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
-            case .kernelDrops: for instance in instances.kernelDrops { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
-            case .job: for instance in instances.jobs { evaluate(index, instance, at: time, alerts: &alerts); seen.insert(instance.entity) }
+            case .waitsOnNetwork: for instance in instances.networkEdges { evaluate(index, instance, at: time, alerts: &alerts) }
+            case .peer: for instance in instances.peers { evaluate(index, instance, at: time, alerts: &alerts) }
+            case .connection: for instance in instances.connections { evaluate(index, instance, at: time, alerts: &alerts) }
+            case .kernelDrops: for instance in instances.kernelDrops { evaluate(index, instance, at: time, alerts: &alerts) }
+            case .job: for instance in instances.jobs { evaluate(index, instance, at: time, alerts: &alerts) }
             case .event:
                 // A condition over one event holds at that event only; with
                 // windowed aggregates it is re-checked as the windows decay.
@@ -214,11 +218,10 @@ public final class RuleEngine {
                     let identity = rules[index].entities[entity]?.lastIdentity
                     evaluate(index, EventInstance(event: event, entity: entity, reasons: reasons, identity: identity),
                              at: time, alerts: &alerts)
-                    seen.insert(entity)
                 }
             }
             // Active alerts whose subject left the graph: the condition no longer holds.
-            for entity in activeEntities(of: index, excluding: seen) {
+            for entity in activeEntities(of: index, notEvaluatedAtTick: ticks) {
                 update(index, entityAt: rules[index].entities.index(forKey: entity)!, holds: false, at: time,
                        instance: nil, alerts: &alerts)
             }
@@ -226,19 +229,20 @@ public final class RuleEngine {
         }
     }
 
-    /// The pending and firing entities of rule `index` but those in
-    /// `seen`, in the order of their ids (replays must agree). Only these
-    /// are sorted: a rule may track thousands of entities, and in a storm
-    /// most are firing and seen.
-    private func activeEntities(of index: Int, excluding seen: Set<AlertEntity> = []) -> [AlertEntity] {
+    /// The pending and firing entities of rule `index` but those evaluated
+    /// at tick `tick` (if given), in the order of their ids (replays must
+    /// agree). Only these are sorted: a rule may track thousands of
+    /// entities, and in a storm most are firing and evaluated.
+    private func activeEntities(of index: Int, notEvaluatedAtTick tick: UInt64? = nil) -> [AlertEntity] {
         // States read in place: iterating the table copies each one.
         var active: [(id: String, entity: AlertEntity)] = []
         var position = rules[index].entities.startIndex
         while position != rules[index].entities.endIndex {
-            if rules[index].entities.values[position].lifecycle.phase != .inactive {
+            if rules[index].entities.values[position].lifecycle.phase != .inactive
+                && rules[index].entities.values[position].evaluatedAtTick != tick {
                 let entity = rules[index].entities.keys[position]
                 // Each id is made once, not once per comparison.
-                if !seen.contains(entity) { active.append((entity.description, entity)) }
+                active.append((entity.description, entity))
             }
             rules[index].entities.formIndex(after: &position)
         }
@@ -294,11 +298,9 @@ public final class RuleEngine {
 
     private func update(_ index: Int, entityAt position: EntityPosition, holds: Bool, at time: UInt64,
                         instance: (any SubjectInstance)?, alerts: inout [Alert]) {
-        // Fields one by one: a copy of rules[index] would hold a second
-        // reference to its entity table and make every change copy it.
-        let rule = rules[index].rule
         if let instance {
             rules[index].entities.values[position].lastPid = instance.pid
+            rules[index].entities.values[position].evaluatedAtTick = ticks
         }
         guard let transition = rules[index].entities.values[position].lifecycle.update(
             holds: holds, at: time, for: rules[index].holdNanoseconds, keepFiring: rules[index].keepFiringNanoseconds)
@@ -309,6 +311,10 @@ public final class RuleEngine {
             }
             return
         }
+        // Fields one by one: a copy of rules[index] would hold a second
+        // reference to its entity table and make every change copy it. The
+        // rule is copied only for a line: that retains each of its parts.
+        let rule = rules[index].rule
         let entity = rules[index].entities.keys[position]
         if let instance {
             remember(instance, rule: rule, in: index, at: position)
