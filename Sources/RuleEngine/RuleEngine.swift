@@ -238,8 +238,8 @@ public final class RuleEngine {
         var active: [(id: String, entity: AlertEntity)] = []
         var position = rules[index].entities.startIndex
         while position != rules[index].entities.endIndex {
-            if rules[index].entities.values[position].lifecycle.phase != .inactive
-                && rules[index].entities.values[position].evaluatedAtTick != tick {
+            let (phase, _, evaluatedAtTick) = Self.bookkeeping(&rules[index].entities.values[position])
+            if phase != .inactive && evaluatedAtTick != tick {
                 let entity = rules[index].entities.keys[position]
                 // Each id is made once, not once per comparison.
                 active.append((entity.description, entity))
@@ -355,8 +355,7 @@ public final class RuleEngine {
         var oldest: (position: Dictionary<AlertEntity, EntityState>.Index, lastSeen: UInt64)?
         var position = rules[index].entities.startIndex
         while position != rules[index].entities.endIndex {
-            // Read in place (inout): a plain read copies the whole state.
-            let (phase, lastSeen) = Self.phaseAndLastSeen(&rules[index].entities.values[position])
+            let (phase, lastSeen, _) = Self.bookkeeping(&rules[index].entities.values[position])
             if phase == .inactive {
                 if let best = oldest {
                     if lastSeen < best.lastSeen || (lastSeen == best.lastSeen
@@ -378,8 +377,11 @@ public final class RuleEngine {
         return true
     }
 
-    private static func phaseAndLastSeen(_ state: inout EntityState) -> (AlertLifecycle.Phase, UInt64) {
-        (state.lifecycle.phase, state.lastSeen)
+    /// Read in place (inout): a plain read of a table's value copies the
+    /// whole state, retaining each of its arrays.
+    private static func bookkeeping(_ state: inout EntityState)
+        -> (phase: AlertLifecycle.Phase, lastSeen: UInt64, evaluatedAtTick: UInt64) {
+        (state.lifecycle.phase, state.lastSeen, state.evaluatedAtTick)
     }
 
     /// Drops inactive entities whose windows have emptied.
@@ -389,7 +391,7 @@ public final class RuleEngine {
         var idle: [AlertEntity] = []
         var position = rules[index].entities.startIndex
         while position != rules[index].entities.endIndex {
-            if rules[index].entities.values[position].lifecycle.phase == .inactive
+            if Self.bookkeeping(&rules[index].entities.values[position]).phase == .inactive
                 && Self.windowsEmpty(&rules[index].entities.values[position].windows, at: time) {
                 idle.append(rules[index].entities.keys[position])
             }
