@@ -434,8 +434,13 @@ final class RuleContext: EvaluationContext {
     /// The subject's code of each name (-1: read by name).
     @exclusivity(unchecked) private var codes: [Int] = []
     @exclusivity(unchecked) private var lookup: (Int, String) -> Value = { _, _ in .missing }
-    /// The values looked up so far, by field index.
-    @exclusivity(unchecked) private var values: [Value?] = []
+    /// The values looked up, by field index: the current subject's are
+    /// those whose `loadNumbers` entry is `loads`. Numbered, not cleared: a
+    /// clear wrote and released every slot for each subject at a tick.
+    @exclusivity(unchecked) private var values: [Value] = []
+    @exclusivity(unchecked) private var loadNumbers: [UInt64] = []
+    /// Subjects loaded so far.
+    @exclusivity(unchecked) private var loads: UInt64 = 0
     @exclusivity(unchecked) var aggregates: [Double] = []
 
     /// Fields read by name only (events).
@@ -447,20 +452,19 @@ final class RuleContext: EvaluationContext {
         self.names = names
         self.codes = codes
         self.lookup = lookup
-        // Cleared in place: removeAll and append(contentsOf:) go through the
-        // generic range replacement, hundreds of instructions a subject.
-        guard values.count == names.count else {
-            values = Array(repeating: nil, count: names.count)
-            return
+        loads += 1
+        if values.count < names.count {
+            values += repeatElement(.missing, count: names.count - values.count)
+            loadNumbers += repeatElement(0, count: names.count - loadNumbers.count)
         }
-        for index in values.indices { values[index] = nil }
     }
 
     func value(of field: FieldID) -> Value {
-        guard field.index < values.count else { return .missing }
-        if let value = values[field.index] { return value }
+        guard field.index < names.count else { return .missing }
+        if loadNumbers[field.index] == loads { return values[field.index] }
         let value = lookup(field.index < codes.count ? codes[field.index] : -1, names[field.index])
         values[field.index] = value
+        loadNumbers[field.index] = loads
         return value
     }
 
