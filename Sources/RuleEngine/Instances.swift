@@ -52,16 +52,20 @@ struct Instances {
                 peerWaiters: peersByAddress[edge.latestPeer]?.waiters ?? 0, identity: graph.identities[pid]))
         }
         peers = peersByAddress.values.sorted { ($0.address.high, $0.address.low) < ($1.address.high, $1.address.low) }
-        if needsConnections { connections.reserveCapacity(graph.connections.count) }
-        for cookie in graph.connections.keys.map(\.cookie).sorted() where needsConnections {
-            var node = graph.connections[cookie]!
-            let counts = node.counts(at: time)
-            connections.append(ConnectionInstance(
-                node: node, command: graph.processes[node.pid]?.command ?? Command(),
-                retransmits: counts.retransmits, timeouts: counts.timeouts, rate: counts.rate,
-                quietSeconds: Double(time &- node.lastEvidence) / 1e9,
-                windowSeconds: graph.configuration.windowSeconds, blockedForSeconds: node.blockedForSeconds(at: time),
-                blockedLastSecond: node.blockedLastSecond(at: time), identity: graph.identities[node.pid]))
+        if needsConnections {
+            // Read in table order, then sorted: a lookup per sorted key
+            // hashed each key again and copied each node out of the table.
+            connections.reserveCapacity(graph.connections.count)
+            for var node in graph.connections.values {
+                let counts = node.counts(at: time)
+                connections.append(ConnectionInstance(
+                    node: node, command: graph.processes[node.pid]?.command ?? Command(),
+                    retransmits: counts.retransmits, timeouts: counts.timeouts, rate: counts.rate,
+                    quietSeconds: Double(time &- node.lastEvidence) / 1e9,
+                    windowSeconds: graph.configuration.windowSeconds, blockedForSeconds: node.blockedForSeconds(at: time),
+                    blockedLastSecond: node.blockedLastSecond(at: time), identity: graph.identities[node.pid]))
+            }
+            connections.sort { $0.cookie < $1.cookie }
         }
         if needed.contains(.job) { jobs = JobInstance.all(in: graph, at: time) }
         let dropKeys = needsDrops ? drops.map { (id: $0.value.entity.description, key: $0.key) }.sorted { $0.id < $1.id } : []
