@@ -148,6 +148,8 @@ public struct ConnectionNode: Sendable {
 
     /// Retransmitted segments and RTO retransmissions in the window.
     public mutating func counts(at time: UInt64) -> (retransmits: UInt64, timeouts: UInt64, rate: Double) {
-        (segments.total(at: time), timeouts.total(at: time), segments.rate(at: time))
+        // The rate from the total already taken, as `rate(at:)` makes it.
+        let retransmits = segments.total(at: time)
+        return (retransmits, timeouts.total(at: time), Double(retransmits) / segments.seconds)
     }
 }
