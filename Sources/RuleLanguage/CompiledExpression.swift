@@ -12,6 +12,6 @@ public struct CompiledExpression: Sendable, CustomStringConvertible {
 
     /// Whether a condition is true; `missing` is not.
     public func holds(in context: any EvaluationContext) -> Bool {
-        evaluator(context) == .boolean(true)
+        evaluator(context).isTrue
     }
 }

@@ -34,18 +34,43 @@ struct ExpressionCompiler {
             }
         case .not(let operand):
             let operand = evaluator(operand)
-            return { context in .boolean(operand(context) != .boolean(true)) }
+            return { context in .boolean(!operand(context).isTrue) }
         case .arithmetic(let op, let left, let right, _):
             return arithmetic(Self.arithmeticOperation(op), evaluator(left), evaluator(right))
+        case .comparison(let op, let left, let right) where op != .equal && op != .notEqual:
+            // Orderings compare in one closure: they are most conditions,
+            // checked for every subject at every tick.
+            if case .field(let name, let type) = left, case .constant(.number(let bound), _) = right {
+                let id = fieldID(name)
+                return { context in
+                    guard case .number(let value) = context.value(of: id).ifKind(of: type) else { return .boolean(false) }
+                    return .boolean(Self.order(op, value, bound))
+                }
+            }
+            let (left, right) = (evaluator(left), evaluator(right))
+            return { context in
+                guard case .number(let a) = left(context), case .number(let b) = right(context) else { return .boolean(false) }
+                return .boolean(Self.order(op, a, b))
+            }
         case .comparison(let op, let left, let right):
-            let (left, right, compare) = (evaluator(left), evaluator(right), Self.comparison(op))
-            return { context in .boolean(compare(left(context), right(context))) }
+            let (left, right) = (evaluator(left), evaluator(right))
+            // False when a side is missing.
+            if op == .equal {
+                return { context in
+                    let (a, b) = (left(context), right(context))
+                    return .boolean(a != .missing && a == b)
+                }
+            }
+            return { context in
+                let (a, b) = (left(context), right(context))
+                return .boolean(a != .missing && b != .missing && a != b)
+            }
         case .logical(let op, let left, let right):
             let (left, right) = (evaluator(left), evaluator(right))
             if op == .and {
-                return { context in .boolean(left(context) == .boolean(true) && right(context) == .boolean(true)) }
+                return { context in .boolean(left(context).isTrue && right(context).isTrue) }
             }
-            return { context in .boolean(left(context) == .boolean(true) || right(context) == .boolean(true)) }
+            return { context in .boolean(left(context).isTrue || right(context).isTrue) }
         case .membership(let value, let members, let negated):
             let (value, members) = (evaluator(value), Set(members))
             return { context in
@@ -74,22 +99,14 @@ struct ExpressionCompiler {
         }
     }
 
-    /// False whenever a side is missing; ordering applies to numbers only
-    /// (the checker allows nothing else).
-    private static func comparison(_ op: BinaryOperator) -> @Sendable (Value, Value) -> Bool {
-        func ordering(_ order: @escaping @Sendable (Double, Double) -> Bool) -> @Sendable (Value, Value) -> Bool {
-            { a, b in
-                guard case .number(let x) = a, case .number(let y) = b else { return false }
-                return order(x, y)
-            }
-        }
+    /// Ordering applies to numbers only (the checker allows nothing else);
+    /// a missing side makes a comparison false.
+    private static func order(_ op: BinaryOperator, _ a: Double, _ b: Double) -> Bool {
         switch op {
-        case .equal: return { a, b in a != .missing && a == b }
-        case .notEqual: return { a, b in a != .missing && b != .missing && a != b }
-        case .less: return ordering { $0 < $1 }
-        case .lessEqual: return ordering { $0 <= $1 }
-        case .greater: return ordering { $0 > $1 }
-        default: return ordering { $0 >= $1 }
+        case .less: a < b
+        case .lessEqual: a <= b
+        case .greater: a > b
+        default: a >= b
         }
     }
 
@@ -120,6 +137,11 @@ struct ExpressionCompiler {
 }
 
 extension Value {
+    /// Whether this is `true`: `missing`, like `false`, is not.
+    var isTrue: Bool {
+        if case .boolean(true) = self { true } else { false }
+    }
+
     /// The value if it fits `type` (durations are numbers), else missing.
     func ifKind(of type: FieldType) -> Value {
         switch (self, type) {
