@@ -14,8 +14,11 @@ struct Instances {
     /// stalled: the shipped workload-stalled rule's threshold.
     static let stalledSeconds = 0.6
 
-    /// Builds the instances of the subjects in `needed` only.
-    init(graph: StateGraph, drops: inout [KernelDropKey: KernelDropCount], at time: UInt64, needed: Set<Subject>) {
+    /// Builds the instances of the subjects in `needed` only. Connection
+    /// instances are taken from `spareConnections` (the last tick's) where
+    /// nothing else holds them.
+    init(graph: StateGraph, drops: inout [KernelDropKey: KernelDropCount], at time: UInt64, needed: Set<Subject>,
+         spareConnections: inout [ConnectionInstance]) {
         var peersByAddress: [IPAddress: PeerInstance] = [:]
         // Asked once: a `where` clause asks for each element, and a Subject
         // is hashed with a Hasher.
@@ -58,14 +61,22 @@ struct Instances {
             connections.reserveCapacity(graph.connections.count)
             for var node in graph.connections.values {
                 let counts = node.counts(at: time)
-                connections.append(ConnectionInstance(
+                let figures = ConnectionFigures(
                     node: node, command: graph.processes[node.pid]?.command ?? Command(),
                     retransmits: counts.retransmits, timeouts: counts.timeouts, rate: counts.rate,
                     quietSeconds: Double(time &- node.lastEvidence) / 1e9,
                     windowSeconds: graph.configuration.windowSeconds, blockedForSeconds: node.blockedForSeconds(at: time),
-                    blockedLastSecond: node.blockedLastSecond(at: time), identity: graph.identities[node.pid]))
+                    blockedLastSecond: node.blockedLastSecond(at: time), identity: graph.identities[node.pid])
+                // A spare that an alert still holds (its held subject) keeps
+                // the figures it was held with.
+                if var spare = spareConnections.popLast(), isKnownUniquelyReferenced(&spare) {
+                    spare.figures = figures
+                    connections.append(spare)
+                } else {
+                    connections.append(ConnectionInstance(figures))
+                }
             }
-            connections.sort { $0.cookie < $1.cookie }
+            connections.sort { $0.figures.cookie < $1.figures.cookie }
         }
         if needed.contains(.job) { jobs = JobInstance.all(in: graph, at: time) }
         let dropKeys = needsDrops ? drops.map { (id: $0.value.entity.description, key: $0.key) }.sorted { $0.id < $1.id } : []

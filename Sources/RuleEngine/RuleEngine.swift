@@ -89,6 +89,8 @@ public final class RuleEngine {
     public private(set) var forgottenEntities: UInt64 = 0
     /// Ticks so far: marks which entities a tick evaluated.
     private var ticks: UInt64 = 0
+    /// The last tick's connection instances, reused by the next.
+    @exclusivity(unchecked) private var spareConnections: [ConnectionInstance] = []
 
     public init(rules: RuleSet, dropReasonNames: [UInt32: String], windowSeconds: Double = 5) {
         reasons = dropReasonNames
@@ -200,7 +202,9 @@ public final class RuleEngine {
     /// holds, and re-evaluates pending and firing alerts whose subject is
     /// gone (which resolves them).
     public func evaluate(graph: StateGraph, at time: UInt64, alerts: inout [Alert]) {
-        let instances = Instances(graph: graph, drops: &drops, at: time, needed: neededSubjects)
+        let instances = Instances(graph: graph, drops: &drops, at: time, needed: neededSubjects,
+                                  spareConnections: &spareConnections)
+        defer { spareConnections = instances.connections }
         ticks += 1
         for index in rules.indices {
             switch rules[index].subject {

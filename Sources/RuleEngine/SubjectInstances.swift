@@ -152,10 +152,8 @@ struct PeerInstance: SubjectInstance {
     }
 }
 
-/// A connection with recent evidence. A class: the engine hands it to the
-/// rule context and keeps it as an alert's held subject, and a struct this
-/// size was copied into a new box each time.
-final class ConnectionInstance: SubjectInstance {
+/// What rules read of a connection at one tick.
+struct ConnectionFigures {
     let cookie: UInt64
     let pid: UInt32
     let connection: Connection
@@ -189,8 +187,23 @@ final class ConnectionInstance: SubjectInstance {
         self.blockedLastSecond = blockedLastSecond
         self.identity = identity
     }
+}
 
-    var entity: AlertEntity { .connection(cookie) }
+/// A connection with recent evidence. A class: the engine hands it to the
+/// rule context and keeps it as an alert's held subject, and a struct this
+/// size was copied into a new box each time.
+final class ConnectionInstance: SubjectInstance {
+    /// Replaced only while nothing else holds the instance: the next tick
+    /// reuses instances no alert kept (`Instances`), not to allocate and
+    /// free one per connection per tick.
+    @exclusivity(unchecked) var figures: ConnectionFigures
+
+    init(_ figures: ConnectionFigures) {
+        self.figures = figures
+    }
+
+    var entity: AlertEntity { .connection(figures.cookie) }
+    var pid: UInt32 { figures.pid }
 
     static let fieldsByCode = [
         "pid", "comm", "saddr", "sport", "daddr", "dport", "retransmits", "rtos", "retransmit_rate", "backoff",
@@ -203,22 +216,22 @@ final class ConnectionInstance: SubjectInstance {
 
     func value(code: Int, name: String) -> Value {
         switch code {
-        case 0: .number(Double(pid))
-        case 1: .string(command.description)
-        case 2: .string(connection.localAddress.description)
-        case 3: .number(Double(connection.localPort))
-        case 4: .string(connection.remoteAddress.description)
-        case 5: .number(Double(connection.remotePort))
-        case 6: .number(Double(retransmits))
-        case 7: .number(Double(timeouts))
-        case 8: .number(rate)
-        case 9: .number(Double(backoff))
-        case 10: .string(congestionState.name.description)
-        case 11: .number(quietSeconds)
-        case 12: .number(windowSeconds)
-        case 13: .number(blockedForSeconds)
-        case 14: .number(blockedLastSecond)
-        default: identity.value(name)
+        case 0: .number(Double(figures.pid))
+        case 1: .string(figures.command.description)
+        case 2: .string(figures.connection.localAddress.description)
+        case 3: .number(Double(figures.connection.localPort))
+        case 4: .string(figures.connection.remoteAddress.description)
+        case 5: .number(Double(figures.connection.remotePort))
+        case 6: .number(Double(figures.retransmits))
+        case 7: .number(Double(figures.timeouts))
+        case 8: .number(figures.rate)
+        case 9: .number(Double(figures.backoff))
+        case 10: .string(figures.congestionState.name.description)
+        case 11: .number(figures.quietSeconds)
+        case 12: .number(figures.windowSeconds)
+        case 13: .number(figures.blockedForSeconds)
+        case 14: .number(figures.blockedLastSecond)
+        default: figures.identity.value(name)
         }
     }
 }

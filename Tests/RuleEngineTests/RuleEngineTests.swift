@@ -438,8 +438,10 @@ final class GraphRuleTests: XCTestCase {
         let event = retransmit(pid: 100, at: 1000, cookie: 8, sport: 40001, cause: .rto, state: .loss, backoff: 2)
         graph.apply(event, changes: &changes)
         var drops: [KernelDropKey: KernelDropCount] = [:]
+        var spare: [ConnectionInstance] = []
         let instance = try XCTUnwrap(
-            Instances(graph: graph, drops: &drops, at: ms(1500), needed: [.connection]).connections.first)
+            Instances(graph: graph, drops: &drops, at: ms(1500), needed: [.connection], spareConnections: &spare)
+                .connections.first)
         for (code, name) in ConnectionInstance.fieldsByCode.enumerated() {
             XCTAssertEqual(instance.value(code: code, name: name), instance.value(name), name)
             XCTAssertNotEqual(instance.value(name), .missing, name)
@@ -448,6 +450,63 @@ final class GraphRuleTests: XCTestCase {
         XCTAssertEqual(instance.value("backoff"), .number(2))
         XCTAssertEqual(instance.value("ca_state"), .string("loss"))
         XCTAssertEqual(instance.value(code: -1, name: "job"), .missing)
+    }
+
+    /// A tick reuses the last tick's connection instances that nothing
+    /// else holds; one that is held (an alert's held subject) is left as
+    /// it was and a new instance made in its place.
+    func testConnectionInstancesAreReusedUnlessHeld() throws {
+        var graph = StateGraph(configuration: GraphConfiguration())
+        var changes: [GraphChange] = []
+        graph.apply(retransmit(pid: 100, at: 1000, cookie: 7), changes: &changes)
+        graph.apply(retransmit(pid: 100, at: 1000, cookie: 8, sport: 40001), changes: &changes)
+        var drops: [KernelDropKey: KernelDropCount] = [:]
+        var none: [ConnectionInstance] = []
+        var spare = Instances(graph: graph, drops: &drops, at: ms(1100), needed: [.connection],
+                              spareConnections: &none).connections
+        let held = spare[0]
+        let free = ObjectIdentifier(spare[1])
+        let connections = Instances(graph: graph, drops: &drops, at: ms(1300), needed: [.connection],
+                                    spareConnections: &spare).connections
+        XCTAssertEqual(connections.map { $0.value("quiet") }, [.number(0.3), .number(0.3)])
+        XCTAssertTrue(connections.contains { ObjectIdentifier($0) == free })
+        XCTAssertFalse(connections.contains { $0 === held })
+        XCTAssertEqual(held.value("quiet"), .number(0.1))
+    }
+
+    /// A firing alert whose connection left the graph resolves with the
+    /// figures of the last tick its condition held, though the ticks after
+    /// that one reuse the connection instances nothing holds.
+    func testAlertWhoseConnectionLeftResolvesWithItsHeldFigures() throws {
+        let yaml = """
+        rules:
+          - rule: recent
+            description: a connection retransmitted within half a second
+            on: connection
+            condition: quiet < 500ms
+            value: quiet
+            keep_firing_for: 3s
+            severity: warning
+            message: "{quiet}"
+        """
+        var configuration = GraphConfiguration()
+        configuration.quietSeconds = 1
+        let harness = try EngineHarness(yaml, graph: configuration)
+        var events = [retransmit(pid: 100, at: 1000, cookie: 7), retransmit(pid: 100, at: 1100, cookie: 7)]
+        events += stride(from: 1000 as UInt64, to: 6000, by: 200).map {
+            retransmit(pid: 100, at: $0, cookie: 8, sport: 40001)
+        }
+        harness.feedSorted(events)
+        harness.run(until: 6000)
+        // Held at the 1.5 s tick (quiet 0.4); still there but quiet at the
+        // next two, gone after.
+        let left = harness.alerts.filter { $0.entity == .connection(7) }
+        XCTAssertEqual(left.map(describe), [
+            "1250 firing recent connection-7 value=0.15",
+            "4500 resolved recent connection-7 value=0.4",
+        ])
+        XCTAssertEqual(left.last?.message, "recent no longer holds for connection-7")
+        XCTAssertEqual(left.last.map(evidenceText)?.filter { $0.hasPrefix("quiet=") }, ["quiet=0.4"])
     }
 
     func testConnectionSubjectByRTOCountAndByBackoff() throws {
