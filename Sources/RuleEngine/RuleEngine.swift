@@ -38,11 +38,10 @@ public final class RuleEngine {
         let subject: Subject
         let holdNanoseconds: UInt64
         let keepFiringNanoseconds: UInt64
-        let evidenceFields: [String]
-        /// The codes of `rule.fieldNames` and of `evidenceFields` for the
-        /// subject's instances.
+        /// The codes of `rule.fieldNames` for the subject's instances.
         let fieldCodes: [Int]
-        let evidenceCodes: [Int]
+        /// Every field of the subject, in name order.
+        let evidence: [EvidenceField]
         var entities: [AlertEntity: EntityState] = [:]
     }
 
@@ -98,13 +97,16 @@ public final class RuleEngine {
         self.rules = rules.rules.filter(\.isEnabled).compactMap { rule in
             guard let subject = Subject.byName[rule.subject] else { return nil }
             let evidenceFields = subject.fields.keys.sorted()
+            let evidenceCodes = subject.fieldCodes(of: evidenceFields)
             return PreparedRule(
                 rule: rule, subject: subject,
                 holdNanoseconds: UInt64(rule.forSeconds * 1e9),
                 keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
-                evidenceFields: evidenceFields,
                 fieldCodes: subject.fieldCodes(of: rule.fieldNames),
-                evidenceCodes: subject.fieldCodes(of: evidenceFields))
+                evidence: evidenceFields.indices.map { field in
+                    EvidenceField(name: evidenceFields[field], code: evidenceCodes[field],
+                                  ruleField: rule.fieldNames.firstIndex(of: evidenceFields[field]) ?? -1)
+                })
         }
         let prepared = self.rules
         neededSubjects = Set(prepared.map(\.subject))
@@ -273,6 +275,14 @@ public final class RuleEngine {
         update(index, entityAt: position, holds: holds, at: time, instance: instance, alerts: &alerts)
     }
 
+    /// A field of an alert's evidence: its code for the subject's instances,
+    /// and its index among the rule's fields (-1: not one of them).
+    private struct EvidenceField {
+        let name: String
+        let code: Int
+        let ruleField: Int
+    }
+
     private typealias EntityPosition = Dictionary<AlertEntity, EntityState>.Index
 
     /// Where the state of `entity` under rule `index` is, made if new; nil
@@ -340,12 +350,14 @@ public final class RuleEngine {
     }
 
     /// Keeps the figures of an evaluation that had its subject (the context
-    /// is loaded with it).
+    /// is loaded with it: the rule's own fields are read from it, most
+    /// already looked up for the condition and message).
     private func remember(_ instance: some SubjectInstance, rule: CompiledRule, in index: Int, at position: EntityPosition) {
         rules[index].entities.values[position].lastValue =
             rule.value?.evaluate(context) ?? rule.fieldNames.first.map { instance.value($0) } ?? .missing
-        rules[index].entities.values[position].lastEvidence = zip(rules[index].evidenceFields, rules[index].evidenceCodes).map {
-            ($0, instance.value(code: $1, name: $0))
+        rules[index].entities.values[position].lastEvidence = rules[index].evidence.map { field in
+            (field.name, field.ruleField < 0 ? instance.value(code: field.code, name: field.name)
+                : context.value(of: FieldID(index: field.ruleField)))
         }
     }
 

@@ -7,11 +7,25 @@ public struct MessageTemplate: Sendable {
     }
 
     public let segments: [Segment]
+    /// Room for a message: its text and a few bytes per value, made once so
+    /// that a message is not regrown as it is built.
+    private let expectedLength: Int
+
+    init(segments: [Segment]) {
+        self.segments = segments
+        expectedLength = segments.reduce(0) { length, segment in
+            switch segment {
+            case .text(let text): length + text.utf8.count
+            case .value: length + 16
+            }
+        }
+    }
 
     /// Numbers and durations are shown with at most three decimals
     /// ("2.5", "90s", "2m"), a missing value as "n/a".
     public func render(_ context: any EvaluationContext) -> String {
         var result = ""
+        result.reserveCapacity(expectedLength)
         for segment in segments {
             switch segment {
             case .text(let text):
