@@ -88,6 +88,8 @@ public final class RuleEngine {
     public private(set) var forgottenEntities: UInt64 = 0
     /// Ticks so far: marks which entities a tick evaluated.
     private var ticks: UInt64 = 0
+    /// The identity fields of the identities evidence was made for.
+    private var identityEvidence: [ObjectIdentifier: (entry: IdentityCache.Entry, values: [Value])] = [:]
     /// The last tick's connection instances, reused by the next.
     @exclusivity(unchecked) private var spareConnections: [ConnectionInstance] = []
 
@@ -104,8 +106,11 @@ public final class RuleEngine {
                 keepFiringNanoseconds: UInt64(rule.keepFiringSeconds * 1e9),
                 fieldCodes: subject.fieldCodes(of: rule.fieldNames),
                 evidence: evidenceFields.indices.map { field in
-                    EvidenceField(name: evidenceFields[field], code: evidenceCodes[field],
-                                  ruleField: rule.fieldNames.firstIndex(of: evidenceFields[field]) ?? -1)
+                    let name = evidenceFields[field]
+                    return EvidenceField(
+                        name: name, code: evidenceCodes[field],
+                        ruleField: rule.fieldNames.firstIndex(of: name) ?? -1,
+                        identityField: subject.readsProcessIdentity ? Self.identityFieldNames.firstIndex(of: name) ?? -1 : -1)
                 })
         }
         let prepared = self.rules
@@ -276,12 +281,16 @@ public final class RuleEngine {
     }
 
     /// A field of an alert's evidence: its code for the subject's instances,
-    /// and its index among the rule's fields (-1: not one of them).
+    /// its index among the rule's fields and among `identityFieldNames`
+    /// (-1: not one of them).
     private struct EvidenceField {
         let name: String
         let code: Int
         let ruleField: Int
+        let identityField: Int
     }
+
+    private static let identityFieldNames = Subject.identityFields.keys.sorted()
 
     private typealias EntityPosition = Dictionary<AlertEntity, EntityState>.Index
 
@@ -355,10 +364,29 @@ public final class RuleEngine {
     private func remember(_ instance: some SubjectInstance, rule: CompiledRule, in index: Int, at position: EntityPosition) {
         rules[index].entities.values[position].lastValue =
             rule.value?.evaluate(context) ?? rule.fieldNames.first.map { instance.value($0) } ?? .missing
+        let identityValues = instance.identity.map(identityFieldValues)
         rules[index].entities.values[position].lastEvidence = rules[index].evidence.map { field in
-            (field.name, field.ruleField < 0 ? instance.value(code: field.code, name: field.name)
-                : context.value(of: FieldID(index: field.ruleField)))
+            let value = if field.identityField >= 0 {
+                identityValues?[field.identityField] ?? .missing
+            } else if field.ruleField >= 0 {
+                context.value(of: FieldID(index: field.ruleField))
+            } else {
+                instance.value(code: field.code, name: field.name)
+            }
+            return (field.name, value)
         }
+    }
+
+    /// The values of `identityFieldNames` for `entry`, made once per entry
+    /// (it never changes): each read copied the identity, a dozen strings,
+    /// out of its entry, and an alert's evidence reads every one.
+    private func identityFieldValues(of entry: IdentityCache.Entry) -> [Value] {
+        if let known = identityEvidence[ObjectIdentifier(entry)] { return known.values }
+        // The entries are held, so that no other takes an identifier here.
+        if identityEvidence.count >= Self.maximumEntitiesPerRule { identityEvidence.removeAll() }
+        let values = Self.identityFieldNames.map { Optional(entry).value($0) }
+        identityEvidence[ObjectIdentifier(entry)] = (entry, values)
+        return values
     }
 
     /// Makes room for one more entity of rule `index`; false when every

@@ -83,10 +83,14 @@ protocol SubjectInstance {
     /// Field `code` (an index into `fieldsByCode`), or by `name` when the
     /// code is -1.
     func value(code: Int, name: String) -> Value
+    /// Who the subject's process is, for subjects whose identity fields are
+    /// that process's (nil: unknown, or a subject without a process).
+    var identity: IdentityCache.Entry? { get }
 }
 
 extension SubjectInstance {
     static var fieldsByCode: [String] { [] }
+    var identity: IdentityCache.Entry? { nil }
     func value(code: Int, name: String) -> Value { value(name) }
 
     /// The codes of `names` for this kind of instance (-1: by name).
@@ -204,6 +208,7 @@ final class ConnectionInstance: SubjectInstance {
 
     var entity: AlertEntity { .connection(figures.cookie) }
     var pid: UInt32 { figures.pid }
+    var identity: IdentityCache.Entry? { figures.identity }
 
     static let fieldsByCode = [
         "pid", "comm", "saddr", "sport", "daddr", "dport", "retransmits", "rtos", "retransmit_rate", "backoff",

@@ -59,6 +59,15 @@ public enum Subject: Hashable, Sendable {
         }
     }
 
+    /// Whether the subject's identity fields are those of its process's
+    /// identity (a job's `job` is its own key).
+    var readsProcessIdentity: Bool {
+        switch self {
+        case .waitsOnNetwork, .connection, .event: true
+        case .peer, .kernelDrops, .job: false
+        }
+    }
+
     /// What a process's identity offers rules (missing when unknown).
     static let identityFields: [String: FieldType] = [
         "job": .string, "rank": .number, "local_rank": .number, "world_size": .number, "group_rank": .number,

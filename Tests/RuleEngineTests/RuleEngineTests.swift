@@ -2,6 +2,7 @@ import Foundation
 import ProbeEvents
 @testable import RuleLanguage
 @testable import StateGraph
+import WorkloadIdentity
 import XCTest
 @testable import RuleEngine
 
@@ -507,6 +508,28 @@ final class GraphRuleTests: XCTestCase {
         ])
         XCTAssertEqual(left.last?.message, "recent no longer holds for connection-7")
         XCTAssertEqual(left.last.map(evidenceText)?.filter { $0.hasPrefix("quiet=") }, ["quiet=0.4"])
+    }
+
+    /// Evidence carries the identity the process had at the alert, read
+    /// once per identity: a process identified anew shows its new one.
+    func testEvidenceHasTheIdentityTheProcessHadThen() throws {
+        let harness = try EngineHarness(Self.storm)
+        func identity(rank: UInt32, run: String) -> WorkloadIdentity {
+            var identity = WorkloadIdentity()
+            identity.launcher.rank = rank
+            identity.launcher.runID = run
+            return identity
+        }
+        harness.graph.identify(100, as: identity(rank: 3, run: "a"), command: Command("trainer"))
+        harness.feed([rto(pid: 100, at: 1000, cookie: 7), rto(pid: 100, at: 1100, cookie: 7), rto(pid: 100, at: 1200, cookie: 7)])
+        harness.run(until: 1500)
+        harness.graph.identify(100, as: identity(rank: 5, run: "b"), command: Command("trainer"))
+        harness.feed(retransmit(pid: 100, at: 2100, cookie: 8, sport: 40001, cause: .rto, state: .loss, backoff: 3))
+        harness.run(until: 2500)
+        let firing = harness.alerts.filter { $0.state == .firing }
+        XCTAssertEqual(firing.map(\.entity), [.connection(7), .connection(8)])
+        XCTAssertEqual(firing.map { evidenceText($0).filter { $0.hasPrefix("job=") || $0.hasPrefix("rank=") } },
+                       [["job=run:a", "rank=3"], ["job=run:b", "rank=5"]])
     }
 
     func testConnectionSubjectByRTOCountAndByBackoff() throws {
