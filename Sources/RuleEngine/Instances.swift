@@ -1,5 +1,6 @@
 import ProbeEvents
 import StateGraph
+import WorkloadIdentity
 
 /// Every graph-subject instance at one tick, built once per tick and shared
 /// by all rules, in a stable order (replays must agree).
@@ -13,6 +14,9 @@ struct Instances {
     /// Blocked time within the last second that makes a peer's waiter
     /// stalled: the shipped workload-stalled rule's threshold.
     static let stalledSeconds = 0.6
+    /// Up to how many processes a tick keeps connection owners at hand
+    /// (searched one by one).
+    static let ownersRemembered = 8
 
     /// Builds the instances of the subjects in `needed` only. Connection
     /// instances are taken from `spareConnections` (the last tick's) where
@@ -59,14 +63,26 @@ struct Instances {
             // Read in table order, then sorted: a lookup per sorted key
             // hashed each key again and copied each node out of the table.
             connections.reserveCapacity(graph.connections.count)
+            // With a few processes, their owners met so far are searched
+            // before the graph's tables: a table lookup copied the process
+            // node and hashed its pid with a Hasher, once per connection.
+            let remembersOwners = graph.processes.count <= Self.ownersRemembered
+            var owners: [(pid: UInt32, command: Command, identity: IdentityCache.Entry?)] = []
             for var node in graph.connections.values {
+                let owner: (pid: UInt32, command: Command, identity: IdentityCache.Entry?)
+                if remembersOwners, let known = owners.first(where: { $0.pid == node.pid }) {
+                    owner = known
+                } else {
+                    owner = (node.pid, graph.processes[node.pid]?.command ?? Command(), graph.identities[node.pid])
+                    if remembersOwners { owners.append(owner) }
+                }
                 let counts = node.counts(at: time)
                 let figures = ConnectionFigures(
-                    node: node, command: graph.processes[node.pid]?.command ?? Command(),
+                    node: node, command: owner.command,
                     retransmits: counts.retransmits, timeouts: counts.timeouts, rate: counts.rate,
                     quietSeconds: Double(time &- node.lastEvidence) / 1e9,
                     windowSeconds: graph.configuration.windowSeconds, blockedForSeconds: node.blockedForSeconds(at: time),
-                    blockedLastSecond: node.blockedLastSecond(at: time), identity: graph.identities[node.pid])
+                    blockedLastSecond: node.blockedLastSecond(at: time), identity: owner.identity)
                 // A spare that an alert still holds (its held subject) keeps
                 // the figures it was held with.
                 if var spare = spareConnections.popLast(), isKnownUniquelyReferenced(&spare) {
