@@ -233,8 +233,8 @@ public final class RuleEngine {
             }
             // Active alerts whose subject left the graph: the condition no longer holds.
             for entity in activeEntities(of: index, notEvaluatedAtTick: ticks) {
-                update(index, entityAt: rules[index].entities.index(forKey: entity)!, holds: false, at: time,
-                       instance: nil, alerts: &alerts)
+                updateWithoutSubject(index, entityAt: rules[index].entities.index(forKey: entity)!, at: time,
+                                     alerts: &alerts)
             }
             forgetIdle(in: index, at: time)
         }
@@ -319,16 +319,15 @@ public final class RuleEngine {
         }
     }
 
+    /// Folds an evaluation of `instance` into the entity's alert. Generic,
+    /// not over an optional existential: unwrapping and storing one went
+    /// through value witnesses at every tracked subject of every tick.
     private func update(_ index: Int, entityAt position: EntityPosition, holds: Bool, at time: UInt64,
-                        instance: (any SubjectInstance)?, alerts: inout [Alert]) {
-        if let instance {
-            rules[index].entities.values[position].lastPid = instance.pid
-            rules[index].entities.values[position].evaluatedAtTick = ticks
-        }
-        guard let transition = rules[index].entities.values[position].lifecycle.update(
-            holds: holds, at: time, for: rules[index].holdNanoseconds, keepFiring: rules[index].keepFiringNanoseconds)
-        else {
-            if holds, let instance {
+                        instance: some SubjectInstance, alerts: inout [Alert]) {
+        rules[index].entities.values[position].lastPid = instance.pid
+        rules[index].entities.values[position].evaluatedAtTick = ticks
+        guard let transition = updateLifecycle(index, entityAt: position, holds: holds, at: time) else {
+            if holds {
                 rules[index].entities.values[position].heldSubject = instance
                 rules[index].entities.values[position].heldAggregates = context.aggregates
             }
@@ -338,24 +337,45 @@ public final class RuleEngine {
         // reference to its entity table and make every change copy it. The
         // rule is copied only for a line: that retains each of its parts.
         let rule = rules[index].rule
-        let entity = rules[index].entities.keys[position]
-        if let instance {
-            remember(instance, rule: rule, in: index, at: position)
-        } else if let held = rules[index].entities.values[position].heldSubject {
+        remember(instance, rule: rule, in: index, at: position)
+        rules[index].entities.values[position].heldSubject = nil
+        appendAlert(transition, index, entityAt: position, at: time, message: rule.message.render(context),
+                    alerts: &alerts)
+    }
+
+    /// The subject of an active alert is gone: its condition no longer holds.
+    private func updateWithoutSubject(_ index: Int, entityAt position: EntityPosition, at time: UInt64,
+                                      alerts: inout [Alert]) {
+        guard let transition = updateLifecycle(index, entityAt: position, holds: false, at: time) else { return }
+        let rule = rules[index].rule
+        if let held = rules[index].entities.values[position].heldSubject {
             context.load(rule.fieldNames, codes: rules[index].fieldCodes, held.value(code:name:))
             context.aggregates = rules[index].entities.values[position].heldAggregates
             remember(held, rule: rule, in: index, at: position)
         }
         rules[index].entities.values[position].heldSubject = nil
+        // Its last known figures, and a message saying the condition no
+        // longer holds.
+        let entity = rules[index].entities.keys[position]
+        appendAlert(transition, index, entityAt: position, at: time,
+                    message: "\(rule.name) no longer holds for \(entity)", alerts: &alerts)
+    }
+
+    private func updateLifecycle(_ index: Int, entityAt position: EntityPosition, holds: Bool,
+                                 at time: UInt64) -> AlertLifecycle.Transition? {
+        rules[index].entities.values[position].lifecycle.update(
+            holds: holds, at: time, for: rules[index].holdNanoseconds, keepFiring: rules[index].keepFiringNanoseconds)
+    }
+
+    private func appendAlert(_ transition: AlertLifecycle.Transition, _ index: Int, entityAt position: EntityPosition,
+                             at time: UInt64, message: String, alerts: inout [Alert]) {
+        let rule = rules[index].rule
         let state = rules[index].entities.values[position]
-        // A subject that is gone: its last known figures, and a message
-        // saying the condition no longer holds.
-        let message = instance == nil ? "\(rule.name) no longer holds for \(entity)" : rule.message.render(context)
         alerts.append(Alert(
             state: transition == .firing ? .firing : .resolved, time: time,
             onset: state.lifecycle.pendingSince, rule: rule.name, severity: rule.severity, labels: rule.labels,
-            entity: entity, pid: state.lastPid, value: state.lastValue, message: message,
-            evidence: state.lastEvidence))
+            entity: rules[index].entities.keys[position], pid: state.lastPid, value: state.lastValue,
+            message: message, evidence: state.lastEvidence))
     }
 
     /// Keeps the figures of an evaluation that had its subject (the context
