@@ -95,7 +95,7 @@ struct Instances {
             connections.sort { $0.figures.cookie < $1.figures.cookie }
         }
         if needed.contains(.job) { jobs = JobInstance.all(in: graph, at: time) }
-        let dropKeys = needsDrops ? drops.map { (id: $0.value.entity.description, key: $0.key) }.sorted { $0.id < $1.id } : []
+        let dropKeys = needsDrops ? drops.map { (id: $0.value.id, key: $0.key) }.sorted { $0.id < $1.id } : []
         for (_, key) in dropKeys {
             let count = drops[key]!.window.total(at: time)
             guard count > 0, case .kernelDrops(let netns, let reason) = drops[key]!.entity else {
@@ -130,5 +130,13 @@ struct KernelDropKey: Hashable {
 
 struct KernelDropCount {
     let entity: AlertEntity
+    /// The entity's id, made once: ticks order the counts by it.
+    let id: String
     var window: SlidingWindow
+
+    init(entity: AlertEntity, window: SlidingWindow) {
+        self.entity = entity
+        id = entity.description
+        self.window = window
+    }
 }
