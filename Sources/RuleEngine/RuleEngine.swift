@@ -308,7 +308,8 @@ public final class RuleEngine {
 
     /// The instance's fields, and no aggregates yet.
     private func loadFields(_ index: Int, _ instance: some SubjectInstance) {
-        context.load(rules[index].rule.fieldNames, codes: rules[index].fieldCodes, instance.value(code:name:))
+        context.load(rule: index, fields: { (rules[index].rule.fieldNames, rules[index].fieldCodes) },
+                     instance.value(code:name:))
         context.aggregates.removeAll(keepingCapacity: true)
     }
 
@@ -349,7 +350,7 @@ public final class RuleEngine {
         guard let transition = updateLifecycle(index, entityAt: position, holds: false, at: time) else { return }
         let rule = rules[index].rule
         if let held = rules[index].entities.values[position].heldSubject {
-            context.load(rule.fieldNames, codes: rules[index].fieldCodes, held.value(code:name:))
+            context.load(rule: index, fields: { (rule.fieldNames, rules[index].fieldCodes) }, held.value(code:name:))
             context.aggregates = rules[index].entities.values[position].heldAggregates
             remember(held, rule: rule, in: index, at: position)
         }
@@ -507,14 +508,37 @@ final class RuleContext: EvaluationContext {
     @exclusivity(unchecked) private var loads: UInt64 = 0
     @exclusivity(unchecked) var aggregates: [Double] = []
 
+    /// The engine's rule whose fields `names` and `codes` are; nil when
+    /// they are other names (an event predicate's).
+    @exclusivity(unchecked) private var namesOfRule: Int?
+
     /// Fields read by name only (events).
     func load(_ names: [String], _ lookup: @escaping (String) -> Value) {
-        load(names, codes: [], { _, name in lookup(name) })
+        namesOfRule = nil
+        set(names, codes: [], { _, name in lookup(name) })
     }
 
-    func load(_ names: [String], codes: [Int], _ lookup: @escaping (_ code: Int, _ name: String) -> Value) {
+    /// The fields of the engine's rule `rule`, as `fields` gives them: asked
+    /// only when another rule's (or other names) were loaded last, since
+    /// taking the arrays retains and releases each, at every subject.
+    func load(rule: Int, fields: () -> (names: [String], codes: [Int]),
+              _ lookup: @escaping (_ code: Int, _ name: String) -> Value) {
+        guard namesOfRule != rule else {
+            set(lookup)
+            return
+        }
+        namesOfRule = rule
+        let (names, codes) = fields()
+        set(names, codes: codes, lookup)
+    }
+
+    private func set(_ names: [String], codes: [Int], _ lookup: @escaping (_ code: Int, _ name: String) -> Value) {
         self.names = names
         self.codes = codes
+        set(lookup)
+    }
+
+    private func set(_ lookup: @escaping (_ code: Int, _ name: String) -> Value) {
         self.lookup = lookup
         loads += 1
         if values.count < names.count {

@@ -453,6 +453,32 @@ final class GraphRuleTests: XCTestCase {
         XCTAssertEqual(instance.value(code: -1, name: "job"), .missing)
     }
 
+    /// The rule context keeps a rule's field names across its subjects, asks
+    /// for them again once other names were loaded, and never serves a
+    /// value looked up for an earlier subject.
+    func testRuleContextAsksForARulesFieldsOnlyAfterOtherNames() {
+        let context = RuleContext()
+        var asked = 0
+        func fields() -> (names: [String], codes: [Int]) {
+            asked += 1
+            return (["a", "b"], [-1, -1])
+        }
+        context.load(rule: 0, fields: fields) { _, name in .string(name + "1") }
+        XCTAssertEqual(context.value(of: FieldID(index: 1)), .string("b1"))
+        context.load(rule: 0, fields: fields) { _, name in .string(name + "2") }
+        XCTAssertEqual(context.value(of: FieldID(index: 1)), .string("b2"))
+        XCTAssertEqual(asked, 1)
+        context.load(["x"]) { .string($0) }
+        XCTAssertEqual(context.value(of: FieldID(index: 0)), .string("x"))
+        XCTAssertEqual(context.value(of: FieldID(index: 1)), .missing)
+        context.load(rule: 0, fields: fields) { _, name in .string(name + "3") }
+        XCTAssertEqual(context.value(of: FieldID(index: 0)), .string("a3"))
+        XCTAssertEqual(asked, 2)
+        context.load(rule: 1, fields: { (["c"], [-1]) }) { _, name in .string(name) }
+        XCTAssertEqual(context.value(of: FieldID(index: 0)), .string("c"))
+        XCTAssertEqual(context.value(of: FieldID(index: 1)), .missing)
+    }
+
     /// A tick reuses the last tick's connection instances that nothing
     /// else holds; one that is held (an alert's held subject) is left as
     /// it was and a new instance made in its place.
