@@ -86,10 +86,10 @@ struct Instances {
                 // A spare that an alert still holds (its held subject) keeps
                 // the figures it was held with.
                 if var spare = spareConnections.popLast(), isKnownUniquelyReferenced(&spare) {
-                    spare.figures = figures
+                    spare.figures = consume figures
                     connections.append(spare)
                 } else {
-                    connections.append(ConnectionInstance(figures))
+                    connections.append(ConnectionInstance(consume figures))
                 }
             }
             connections.sort { $0.figures.cookie < $1.figures.cookie }
