@@ -22,13 +22,14 @@ struct CaptureOptions {
                                (default 1024). Lost records are reported as
                                "probe.loss" lines.
           --line-delay MS      Read the kernel's ring every MS milliseconds
-                               (1-1000) at any rate: lines come up to MS ms
+                               (1-100) at any rate: lines come up to MS ms
                                later, and the agent wakes about 1000/MS times
-                               a second instead of every few records. By
-                               default it reads every 0.5-4 ms, aiming at a
-                               few records a read (lines within 1 ms at
-                               10,000 events/s). Either way a burst that
-                               fills a quarter of the ring is read at once.
+                               a second instead of every few records (100:
+                               once per 100 ms rule tick). By default it
+                               reads every 0.5-4 ms, aiming at a few records
+                               a read (lines within 1 ms at 10,000
+                               events/s). Either way a burst that fills a
+                               quarter of the ring is read at once.
           --disable FEATURES   Comma-separated optional features not to load
                                (repeatable); 'ark-probe features' lists them.
           --no-drops           Same as --disable drops.
@@ -75,7 +76,7 @@ struct CaptureOptions {
             probe.ringBufferBytes = kilobytes * 1024
         case "--line-delay":
             let milliseconds = try parseInteger(
-                arguments.value(for: name, inline: inline), option: name, as: UInt64.self, range: 1...1000)
+                arguments.value(for: name, inline: inline), option: name, as: UInt64.self, range: 1...100)
             lineDelayNanoseconds = milliseconds * 1_000_000
         case "--disable":
             let text = try arguments.value(for: name, inline: inline)

@@ -79,7 +79,7 @@ final class RingPacingTests: XCTestCase {
             XCTAssertLessThanOrEqual(pacing.period, RingPacing.longestPeriod)
         }
         XCTAssertLessThan(RingPacing.longestPeriod + RingPacing.lastReadMargin, pacing.linger)
-        for delay in [1, 4, 10, 30, 1_000].map({ $0 * ms }) {
+        for delay in [1, 4, 10, 30, 100].map({ $0 * ms }) {
             XCTAssertLessThan(delay + RingPacing.lastReadMargin, RingPacing(lineDelay: delay).linger)
         }
     }
