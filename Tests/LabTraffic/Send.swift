@@ -56,9 +56,18 @@ func runSend(_ args: ArraySlice<String>) -> Never {
         guard waitForGoLine() else { fail(role, "stdin closed before \"go\"") }
         // A probe may retransmit again between "prefilled" and "go" (while
         // an agent starts): what the socket says at "go", and when (on the
-        // probe's clock), is where a comparison starts.
-        let goTime = monotonicNanoseconds()
-        guard let atGo = TCPInfo.read(fd) else { fail(role, "getsockopt TCP_INFO: \(errnoText())") }
+        // probe's clock), is where a comparison starts. A retransmit runs
+        // under the socket's lock, as TCP_INFO is read: the same count read
+        // before and after the clock means none came between count and time.
+        var goTime: Int
+        var atGo: TCPInfo
+        repeat {
+            guard let before = TCPInfo.read(fd) else { fail(role, "getsockopt TCP_INFO: \(errnoText())") }
+            goTime = monotonicNanoseconds()
+            guard let after = TCPInfo.read(fd) else { fail(role, "getsockopt TCP_INFO: \(errnoText())") }
+            atGo = after
+            if before.totalRetrans == after.totalRetrans { break }
+        } while true
         emitJSON([("role", .string(role)), ("phase", .string("go")), ("pid", .int(pid)),
                   ("total_retrans", .int(atGo.totalRetrans)), ("monotonic_ns", .int(goTime))])
         note("got \"go\"; no more writes, waiting for \(written) bytes to be acknowledged")
