@@ -64,10 +64,7 @@ final class RingWakeupTests: XCTestCase {
     /// header and exit) and does not wake; one whose environment is padded
     /// to 4 KiB queues more, and its exit record wakes.
     func testARecordFindingAQuarterOfTheRingUnreadWakesAReaderInsideItsWindow() throws {
-        var options = ProbeOptions()
-        options.ringBufferBytes = 16 * 1024
-        probe = nil
-        probe = try Probe(options: options)
+        try reloadProbe(ringBufferBytes: 16 * 1024)
         let port = try closedLoopbackPort()
 
         try drainAndSettle()
@@ -89,10 +86,7 @@ final class RingWakeupTests: XCTestCase {
     /// each) and exits of socket owners wrap it several times, and each
     /// arrives whole, once.
     func testSamplesThatWrapAroundTheRingArriveWhole() throws {
-        var options = ProbeOptions()
-        options.ringBufferBytes = 32 * 1024
-        probe = nil
-        probe = try Probe(options: options)
+        try reloadProbe(ringBufferBytes: 32 * 1024)
         let port = try closedLoopbackPort()
         // Every byte is checked: a sample put together wrongly would show.
         // Padded, so that a few owners fill the ring whatever the test's own environment.
@@ -165,6 +159,14 @@ final class RingWakeupTests: XCTestCase {
     }
 
     // MARK: Helpers
+
+    /// Replaces the probe with one whose ring holds `ringBufferBytes`.
+    private func reloadProbe(ringBufferBytes: UInt32) throws {
+        var options = ProbeOptions()
+        options.ringBufferBytes = ringBufferBytes
+        probe = nil
+        probe = try Probe(options: options)
+    }
 
     private func monotonicNow() -> UInt64 {
         var time = timespec()
