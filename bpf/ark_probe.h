@@ -172,7 +172,9 @@ struct ark_probe_config {
 	__u8 socket_cookie_helper;    /* bpf_get_socket_cookie() allowed in tracing (5.12+) */
 	__u8 owner_from_current_task; /* no claim hook loaded: blame the task on the CPU */
 	__u8 copies_process_environment; /* copy each socket owner's environment */
-	__u8 pad[5];
+	__u8 owners_in_socket_storage; /* the send hook keeps a copy of the owner in
+	                                  socket storage (probe.bpf.h send_claim) */
+	__u8 pad[4];
 	/* Drop reasons (bit N: enum skb_drop_reason value N) that are counted
 	 * in drops_counted_only instead of sent: socket teardown, which every
 	 * short connection that closes with data queued gives. */

@@ -38,7 +38,7 @@ int BPF_PROG(cong_state_change, struct sock *sk, __u8 new_state)
 	record->old_ca_state = old_state;
 	record->backoff = icsk->icsk_backoff;
 	fill_timing(record, tp, true);
-	fill_recorded_owner(record, sk);
+	fill_trusted_socket_owner(record, sk);
 	submit_record(record);
 	return 0;
 }

@@ -129,10 +129,27 @@ static __always_inline void remember_found_process(__u32 tgid)
  * worth it for a socket that sends a few times). */
 #define SETTLED_CLAIMS_FOR_STORAGE 8
 
+/* A claim changed the owner: the copy the send hook keeps (probe.bpf.h
+ * send_claim) is stale. Readers use the table until the new owner's sends
+ * make a new one; the send hook checks the table at its next send. */
+static __always_inline void forget_stored_owner(struct sock *sk)
+{
+	struct send_claim *claim;
+
+	if (!probe_config.owners_in_socket_storage)
+		return;
+	claim = bpf_sk_storage_get(&send_claims, sk, 0, 0);
+	if (claim) {
+		claim->owner.source = ARK_OWNER_NONE;
+		claim->sends_until_recheck = 0;
+	}
+}
+
 /* Records the calling task as owner unless it already is; with
- * `only_if_unowned`, only for a socket nobody has claimed yet. True when
- * the calling task has owned it for SETTLED_CLAIMS_FOR_STORAGE claims. */
-static __always_inline bool claim_socket(struct sock *sk, bool only_if_unowned)
+ * `only_if_unowned`, only for a socket nobody has claimed yet. Returns the
+ * owner's table entry when the calling task has owned the socket for
+ * SETTLED_CLAIMS_FOR_STORAGE claims, else NULL. */
+static __always_inline struct ark_owner *claim_socket(struct sock *sk, bool only_if_unowned)
 {
 	__u64 key = socket_key(sk);
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -140,16 +157,16 @@ static __always_inline bool claim_socket(struct sock *sk, bool only_if_unowned)
 	struct ark_owner claimed = {};
 
 	if (!is_tcp_socket_btf(sk))
-		return false;
+		return 0;
 	owner = bpf_map_lookup_elem(&socket_owners, &key);
 	if (owner) {
 		if (only_if_unowned)
-			return false;
+			return 0;
 		if (owner->tid == (__u32)pid_tgid && owner->tgid == pid_tgid >> 32 &&
 		    owner->source == ARK_OWNER_SOCKET) {
 			if (owner->settled_claims < 255)
 				owner->settled_claims++;
-			return owner->settled_claims >= SETTLED_CLAIMS_FOR_STORAGE;
+			return owner->settled_claims >= SETTLED_CLAIMS_FOR_STORAGE ? owner : 0;
 		}
 		/* Another thread of the same process: no new process to
 		 * remember, unless the start-up walk found it. */
@@ -157,17 +174,19 @@ static __always_inline bool claim_socket(struct sock *sk, bool only_if_unowned)
 			bool found_by_walk = owner->source == ARK_OWNER_ITERATOR;
 
 			fill_current_owner(owner, ARK_OWNER_SOCKET);
+			forget_stored_owner(sk);
 			if (found_by_walk)
 				remember_owner_process(pid_tgid);
-			return false;
+			return 0;
 		}
 	}
 	fill_current_owner(&claimed, ARK_OWNER_SOCKET);
 	bpf_map_update_elem(&socket_owners, &key, &claimed, BPF_ANY);
+	forget_stored_owner(sk);
 	remember_owner_process(pid_tgid);
 	/* Makes the cookie now, so hooks that may only read it see it. */
 	trusted_socket_cookie(sk);
-	return false;
+	return 0;
 }
 
 /* Every send runs in the sender's context: covers accepted sockets too.
@@ -175,7 +194,7 @@ static __always_inline bool claim_socket(struct sock *sk, bool only_if_unowned)
  * case (a task that keeps sending on its own socket) skips the owner
  * table: socket storage, made once the task has owned the socket for a few
  * claims (a socket that sends a few times never pays for it), remembers the
- * task, and the
+ * task and a copy of its owner entry (for the retransmit hook), and the
  * table is checked again every SEND_CLAIM_RECHECK sends (an LRU eviction).
  * Kernels with this tracepoint all allow socket storage in tracing
  * programs; claim_on_sendmsg_plain is the fallback should one refuse it. */
@@ -186,12 +205,14 @@ int BPF_PROG(claim_on_sendmsg, struct sock *sk)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct send_claim *last = bpf_sk_storage_get(&send_claims, sk, 0, 0);
+	struct ark_owner *settled;
 
 	if (last && last->pid_tgid == pid_tgid && last->sends_until_recheck > 0) {
 		last->sends_until_recheck--;
 		return 0;
 	}
-	if (!claim_socket(sk, false)) {
+	settled = claim_socket(sk, false);
+	if (!settled) {
 		if (last)
 			last->sends_until_recheck = 0;
 		return 0;
@@ -201,6 +222,8 @@ int BPF_PROG(claim_on_sendmsg, struct sock *sk)
 	if (last) {
 		last->pid_tgid = pid_tgid;
 		last->sends_until_recheck = SEND_CLAIM_RECHECK;
+		last->owner = *settled;
+		last->owner.settled_claims = 0;
 	}
 	return 0;
 }

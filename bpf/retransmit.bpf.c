@@ -86,7 +86,7 @@ static __always_inline int submit_btf_retransmit(struct sock *sk, struct sk_buff
 	if (!record)
 		return 0;
 	record->socket_cookie = trusted_socket_cookie(sk);
-	fill_recorded_owner(record, sk);
+	fill_trusted_socket_owner(record, sk);
 	submit_record(record);
 	return 0;
 }
@@ -149,7 +149,7 @@ int BPF_PROG(retransmit_synack, struct sock *sk)
 	record->socket_cookie = trusted_socket_cookie(sk);
 	record->segments = 1;
 	record->cause = ARK_CAUSE_SYNACK;
-	fill_recorded_owner(record, sk);
+	fill_trusted_socket_owner(record, sk);
 	submit_record(record);
 	return 0;
 }

@@ -157,7 +157,9 @@ public final class Probe {
     /// load or attach) is left out of the next plan, until one loads whole.
     /// A claim program refused while it copies environments is first tried
     /// without (a constant the verifier then prunes): owners matter more.
-    /// Also returns why the environment copy was refused, if it was.
+    /// Likewise a program refused while owners are read from socket storage
+    /// (bpf/probe.bpf.h `send_claim`) is first tried with the owner table
+    /// alone. Also returns why the environment copy was refused, if it was.
     private static func loadAndAttach(options: ProbeOptions, kernel: KernelFacts, countedOnlyDropReasons: [UInt32])
         throws(ProbeError) -> (BPFObject, [BPFLink], FeaturePlan, String?) {
         var countedOnly = [UInt64](repeating: 0, count: Int(ARK_DROP_REASON_WORDS))
@@ -167,18 +169,23 @@ public final class Probe {
         var refused: [String: String] = [:]
         var copiesEnvironment = !options.disabledFeatures.contains(.launcherEnvironment)
         var environmentRefusal: String?
+        var ownersInStorageRefused = false
         while true {
             let plan = FeaturePlan(options: options, kernel: kernel, refused: refused)
             guard plan.chosen[.retransmits] != nil else {
                 throw .attachFailed(hook: "tcp:tcp_retransmit_skb", attempts: plan.retransmitAttempts)
             }
+            // Only the socket-storage send hook keeps the owner's copy.
+            let ownersInStorage = !ownersInStorageRefused
+                && plan.chosen[.ownersOnSend]?.program == "claim_on_sendmsg"
             let object = try BPFObject(image: image, name: "ark_probe")
             try object.map(named: "ark_records").setMaxEntries(options.ringBufferBytes)
             try object.setReadOnlyGlobal(named: "probe_config", to: ark_probe_config(
                 socket_cookie_helper: kernel.tracingMaySocketCookie ? 1 : 0,
                 owner_from_current_task: plan.claimsOwners ? 0 : 1,
                 copies_process_environment: copiesEnvironment ? 1 : 0,
-                pad: (0, 0, 0, 0, 0),
+                owners_in_socket_storage: ownersInStorage ? 1 : 0,
+                pad: (0, 0, 0, 0),
                 counted_only_drop_reasons: (countedOnly[0], countedOnly[1], countedOnly[2], countedOnly[3])))
             object.loadOnly(Set(plan.chosen.values.map(\.program)))
             do throws(ProbeError) {
@@ -190,6 +197,8 @@ public final class Probe {
                 if copiesEnvironment, program.hasPrefix("claim_") {
                     copiesEnvironment = false
                     environmentRefusal = "\(program) \(reason)"
+                } else if ownersInStorage, Self.readsOwnersFromStorage(program) {
+                    ownersInStorageRefused = true
                 } else {
                     refused[program] = reason
                 }
@@ -212,6 +221,13 @@ public final class Probe {
             }
             return (object, links, plan, environmentRefusal)
         }
+    }
+
+    /// The programs that read or clear the owner copy in socket storage
+    /// when `owners_in_socket_storage` is set.
+    private static func readsOwnersFromStorage(_ program: String) -> Bool {
+        program.hasPrefix("claim_") || program.hasPrefix("retransmit_btf") || program == "retransmit_synack"
+            || program == "cong_state_change"
     }
 
     /// An epoll descriptor, readable when records wait; for the caller's loop.

@@ -175,6 +175,49 @@ final class RetransmitAttributionTests: XCTestCase {
         XCTAssertEqual(pids, Set(senders.map(\.pid)), "pid is the thread-group id, never a thread's id")
     }
 
+    /// A socket whose owner keeps sending gets a copy of its owner in socket
+    /// storage, which the retransmit hook reads instead of the owner table.
+    /// A process that takes the socket over (a forked child writing on it)
+    /// claims it on its first send, and that claim must clear the copy: the
+    /// child writes once, so the copy would otherwise stay the parent's, and
+    /// every packet it sends is dropped for a while, so it retransmits by
+    /// RTO. The parent's data is all acknowledged before the fork and none of
+    /// it is dropped: no retransmit straddles the handover.
+    func testASocketHandedToAnotherProcessIsItsAfterTheHandover() throws {
+        let lab = try NamespaceLab.make(for: self)
+        _ = try lab.startSink(port: port)
+        let agent = try AgentProcess(arguments: ["--port", String(port)], testCase: self)
+        let parentBytes = bytes / 2
+        let process = try lab.spawn(inSender: true, ["send", "--to", lab.receiverIPv4, "--port", String(port),
+                                                     "--bytes", String(parentBytes + 4000),
+                                                     "--hand-over-after", String(parentBytes)])
+        let handedOver = try process.readJSON(timeout: 60)
+        XCTAssertEqual(handedOver.string("phase"), "handed-over", handedOver.raw)
+        try lab.dropRandom(port: port, probability: 1, dataOnly: true)
+        try process.writeLine("go")
+        // RTOs at about 0.2, 0.6 and 1.4 s; the one after the rules go gets through.
+        Thread.sleep(forTimeInterval: 1.5)
+        try lab.clearDrops()
+        let child = try process.readJSON(timeout: 60), parent = try process.readJSON(timeout: 30)
+        process.waitForExit(timeout: 10)
+        XCTAssertEqual(agent.stop(), 0)
+        let lines = agent.lines()
+        let parentSender = Sender(pid: try XCTUnwrap(parent.int("pid")), totalRetrans: try XCTUnwrap(parent.int("total_retrans")))
+        let childSender = Sender(pid: try XCTUnwrap(child.int("pid")), totalRetrans: try XCTUnwrap(child.int("total_retrans")))
+        XCTAssertEqual(parent.int("handed_over_to"), childSender.pid)
+        XCTAssertEqual(handedOver.int("pid"), childSender.pid)
+        XCTAssertGreaterThan(childSender.totalRetrans, 0, "nothing retransmitted after the handover: the test proves nothing")
+        if lines.first?.feature("owners-on-send")?["state"] == "on" {
+            assertMatches([parentSender, childSender], lines, agent: agent, title: "one socket, handed to a child")
+        } else {
+            // Without a send hook nothing claims for the child, which only
+            // writes: the process that connected keeps the socket.
+            let both = Sender(pid: parentSender.pid, totalRetrans: parentSender.totalRetrans + childSender.totalRetrans)
+            assertMatches([both], lines, agent: agent, title: "one socket, handed to a child (no send hook)")
+            XCTAssertNil(agent.retransmittedSegments(in: lines)[childSender.pid])
+        }
+    }
+
     func testSYNRetransmitsOfAConnectToADroppedPort() throws {
         let lab = try NamespaceLab.make(for: self)
         _ = try lab.startSink(port: port)

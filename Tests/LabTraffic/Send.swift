@@ -1,6 +1,11 @@
 // `send`: one TCP connection, T writer threads, wait for every byte to be
 // acknowledged, report the kernel's retransmission count for the socket.
 // --cgroup GROUP moves the process into that cgroup v2 group first.
+// --hand-over-after B: the process writes B bytes, waits until they are
+// acknowledged (nothing in flight, so no retransmit straddles the handover),
+// and forks; its child prints a "handed-over" phase line, waits for "go" on
+// stdin and writes the rest on the same socket. Then two lines: the child's
+// (its pid, the retransmits after the fork) and the parent's.
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +14,8 @@ import Glibc
 func runSend(_ args: ArraySlice<String>) -> Never {
     let role = "send"
     let opts = parseOptions(args, role: role,
-                            valued: ["to", "port", "bytes", "threads", "chunk", "sndbuf", "ack-timeout", "cgroup"],
+                            valued: ["to", "port", "bytes", "threads", "chunk", "sndbuf", "ack-timeout", "cgroup",
+                                     "hand-over-after"],
                             flags: ["prefill", "hold-until-go", "keep-open"])
     guard let host = opts.string("to") else { fail(role, "--to is required", code: 2) }
     guard let port = opts.int("port", role: role) else { fail(role, "--port is required", code: 2) }
@@ -71,6 +77,10 @@ func runSend(_ args: ArraySlice<String>) -> Never {
         emitJSON([("role", .string(role)), ("phase", .string("go")), ("pid", .int(pid)),
                   ("total_retrans", .int(atGo.totalRetrans)), ("monotonic_ns", .int(goTime))])
         note("got \"go\"; no more writes, waiting for \(written) bytes to be acknowledged")
+    } else if let handOver = opts.int("hand-over-after", role: role) {
+        guard handOver > 0, handOver < total else { fail(role, "--hand-over-after must be between 0 and --bytes", code: 2) }
+        handOverHalfway(fd, total: total, handOver: handOver, threads: threads, chunk: chunk, ackTimeout: ackTimeout,
+                        local: local, remote: remote, role: role)
     } else {
         writeConcurrently(fd, total: total, threads: threads, chunk: chunk, role: role)
         written = total
@@ -86,6 +96,38 @@ func runSend(_ args: ArraySlice<String>) -> Never {
         // look at a live socket after the transfer.
         _ = waitForGoLine()
     }
+    close(fd)
+    exit(0)
+}
+
+/// `--hand-over-after`: the parent's share, then the child's; see the top.
+private func handOverHalfway(_ fd: Int32, total: Int, handOver: Int, threads: Int, chunk: Int, ackTimeout: Double,
+                             local: String, remote: String, role: String) -> Never {
+    writeConcurrently(fd, total: handOver, threads: threads, chunk: chunk, role: role)
+    waitUntilAcknowledged(fd, timeout: ackTimeout, role: role)
+    guard let atHandOver = TCPInfo.read(fd) else { fail(role, "getsockopt TCP_INFO: \(errnoText())") }
+    let parent = Int(getpid())
+    let child = fork()
+    guard child >= 0 else { fail(role, "fork: \(errnoText())") }
+    if child == 0 {
+        emitJSON([("role", .string(role)), ("phase", .string("handed-over")), ("pid", .int(Int(getpid())))])
+        guard waitForGoLine() else { fail(role, "stdin closed before \"go\"") }
+        writeConcurrently(fd, total: total - handOver, threads: threads, chunk: chunk, role: role)
+        waitUntilAcknowledged(fd, timeout: ackTimeout, role: role)
+        guard let info = TCPInfo.read(fd) else { fail(role, "getsockopt TCP_INFO: \(errnoText())") }
+        emitJSON([("role", .string(role)), ("pid", .int(Int(getpid()))), ("local", .string(local)),
+                  ("remote", .string(remote)), ("total_retrans", .int(info.totalRetrans - atHandOver.totalRetrans)),
+                  ("bytes", .int(total - handOver)), ("handed_over_by", .int(parent))])
+        exit(0)
+    }
+    var status: Int32 = 0
+    while waitpid(child, &status, 0) < 0 {
+        guard errno == EINTR else { fail(role, "waitpid: \(errnoText())") }
+    }
+    guard status == 0 else { fail(role, "the child writing after the handover failed (status \(status))") }
+    emitJSON([("role", .string(role)), ("pid", .int(parent)), ("local", .string(local)), ("remote", .string(remote)),
+              ("total_retrans", .int(atHandOver.totalRetrans)), ("bytes", .int(handOver)),
+              ("handed_over_to", .int(Int(child)))])
     close(fd)
     exit(0)
 }

@@ -4,6 +4,7 @@
 //   sink --port P [--bind ADDR] [--wait-for-go] [--rcvbuf BYTES]
 //   send --to HOST --port P --bytes N [--threads T] [--chunk C] [--sndbuf BYTES]
 //        [--prefill] [--hold-until-go] [--keep-open] [--ack-timeout SECONDS]
+//        [--hand-over-after BYTES]
 //   connect-timeout --to HOST --port P --wait SECONDS
 //   train --to HOST --port P --chunk BYTES --seconds S
 //   launch --ranks N --style torchrun|slurm|mpi ... -- train ARGS...
@@ -22,6 +23,7 @@ let usage = """
 usage: ark-lab-traffic sink --port P [--bind ADDR] [--wait-for-go] [--rcvbuf BYTES]
        ark-lab-traffic send --to HOST --port P --bytes N [--threads T] [--chunk C] [--sndbuf BYTES]
                             [--prefill] [--hold-until-go] [--keep-open] [--ack-timeout SECONDS]
+                            [--hand-over-after BYTES]
        ark-lab-traffic connect-timeout --to HOST --port P --wait SECONDS
        ark-lab-traffic train --to HOST --port P --chunk BYTES --seconds S
        ark-lab-traffic launch --ranks N --style torchrun|slurm|mpi [--run-id ID] [--master ADDR:PORT]
