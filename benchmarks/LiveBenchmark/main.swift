@@ -12,12 +12,13 @@
 //       issued, rate, its own CPU time, and the increase of the agent's
 //       lost-record counter.
 //
-//   ark-probe-live-bench floor
+//   ark-probe-live-bench floor [--programs NAME,NAME...]
 //       Attaches programs that do nothing (empty_*, live_source.bpf.c) to
 //       the hooks of the probe's costliest programs (and one that only
-//       reserves and discards a ring record), prints "ready" and
-//       holds them until stdin closes: benchmarks/kernel-cost measures
-//       them beside the agent's, the floor of a hook's cost on this machine.
+//       reserves and discards a ring record), or only those named, prints
+//       "ready" and holds them until stdin closes: benchmarks/kernel-cost
+//       measures them under the agent's loads, the floor of a hook's cost
+//       on this machine.
 //
 //   ark-probe-live-bench read --format agent|bpftrace [--ready-file PATH]
 //       Reads the consumer's output on stdin; for every line of the source,
@@ -159,8 +160,9 @@ final class EventSource {
     }
 }
 
-/// The empty programs attached (see `floor`); detached at exit.
-func holdEmptyPrograms() {
+/// The empty programs attached (see `floor`), all or those `named`;
+/// detached at exit.
+func holdEmptyPrograms(named: Set<String>?) {
     guard let image = embeddedProbeObjectBase64.withUTF8Buffer({ Base64.decode($0) }) else {
         fail("the embedded event source is not valid base64")
     }
@@ -171,7 +173,8 @@ func holdEmptyPrograms() {
     }
     var program = bpf_object__next_program(object, nil)
     while let current = program {
-        bpf_program__set_autoload(current, String(cString: bpf_program__name(current)).hasPrefix("empty_"))
+        let name = String(cString: bpf_program__name(current))
+        bpf_program__set_autoload(current, named.map { $0.contains(name) } ?? name.hasPrefix("empty_"))
         program = bpf_object__next_program(object, current)
     }
     let loaded = bpf_object__load(object)
@@ -186,6 +189,9 @@ func holdEmptyPrograms() {
             links.append(link)
         }
         program = bpf_object__next_program(object, current)
+    }
+    if let named, links.count != named.count {
+        fail("--programs: not each of \(named.sorted().joined(separator: ", ")) is a program of the floor (empty_*)")
     }
     _ = write(STDOUT_FILENO, "ready\n", 6)
     var byte: UInt8 = 0
@@ -426,6 +432,6 @@ while let argument = rest.popFirst() {
 switch CommandLine.arguments.dropFirst().first {
 case "drive": drive(options, flags: flags)
 case "read": readOutput(options)
-case "floor": holdEmptyPrograms()
+case "floor": holdEmptyPrograms(named: options["--programs"].map { Set($0.split(separator: ",").map(String.init)) })
 default: fail("usage: ark-probe-live-bench drive|read|floor [options] (see benchmarks/LiveBenchmark/main.swift)")
 }
