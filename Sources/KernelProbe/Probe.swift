@@ -101,7 +101,7 @@ public final class Probe {
         readerSchedule = try ReaderSchedule(map: map("ring_reader"))
         // A quarter: a burst wakes a reader that paces itself slowly well
         // before the ring is full.
-        readerSchedule.wakeWhenQueuedBytes = UInt64(options.ringBufferBytes / 4)
+        readerSchedule.wakeWhenQueued(bytes: UInt64(options.ringBufferBytes / 4))
         dropsCountedOnly = try map("drops_counted_only")
         congestionChangesCountedOnly = try map("congestion_changes_counted_only")
         cpuCount = Int(libbpf_num_possible_cpus())

@@ -35,17 +35,11 @@ final class ReaderSchedule {
         }
     }
 
-    /// Unread bytes in the ring at which a record wakes the reader even
-    /// inside its window (0: never). Set once, before the first read.
-    var wakeWhenQueuedBytes: UInt64 {
-        get {
-            page.load(fromByteOffset: MemoryLayout<ark_reader_schedule>.offset(of: \.wake_when_queued_bytes)!,
-                      as: UInt64.self)
-        }
-        set {
-            page.storeBytes(of: newValue,
-                            toByteOffset: MemoryLayout<ark_reader_schedule>.offset(of: \.wake_when_queued_bytes)!,
-                            as: UInt64.self)
-        }
+    /// Sets the unread bytes in the ring at which a record wakes the reader
+    /// even inside its window (0: never). Once, before the first read.
+    func wakeWhenQueued(bytes: UInt64) {
+        page.storeBytes(of: bytes,
+                        toByteOffset: MemoryLayout<ark_reader_schedule>.offset(of: \.wake_when_queued_bytes)!,
+                        as: UInt64.self)
     }
 }
