@@ -101,8 +101,15 @@ final class ArkContractTests: XCTestCase {
             let retransmitted = try XCTUnwrap(result.int("total_retrans"))
             XCTAssertGreaterThan(retransmitted, 0)
             let marker = #""event_type":"transport.drop","entity_id":"network-pid-\#(pid)""#
-            try waitFor("\(retransmitted) transport.drop lines", timeout: 5) {
-                $0.filter { $0.line.contains(marker) }.count == retransmitted
+            do {
+                try waitFor("\(retransmitted) transport.drop lines", timeout: 5) {
+                    $0.filter { $0.line.contains(marker) }.count == retransmitted
+                }
+            } catch let error as LabError {
+                // What arrived instead: too few, too many, or another pid's.
+                let drops = lines.map(\.line).filter { $0.contains(#""event_type":"transport.drop""#) }
+                throw LabError("\(error.description); connector pid \(pid), TCP_INFO \(retransmitted); "
+                               + "transport.drop lines: \(drops)")
             }
             return (pid, retransmitted, marker)
         }
