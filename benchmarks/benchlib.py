@@ -35,7 +35,8 @@ def require(root=True, tools=()):
         problems.append("needs root (BPF, network namespaces, iptables, sysctl)")
     for tool in tools:
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode != 0:
-            problems.append(f"missing tool '{tool}' (run scripts/setup)")
+            problems.append(f"missing tool '{tool}' (benchmarks/run installs the benchmarks' own tools, "
+                            "scripts/setup the project's)")
     if not os.access(AGENT, os.X_OK):
         problems.append(f"no agent binary at {AGENT}: build it with "
                         "`swift build -c release --static-swift-stdlib --product ark-probe`")

@@ -174,7 +174,7 @@ func holdEmptyPrograms(named: Set<String>?) {
     var program = bpf_object__next_program(object, nil)
     while let current = program {
         let name = String(cString: bpf_program__name(current))
-        bpf_program__set_autoload(current, named.map { $0.contains(name) } ?? name.hasPrefix("empty_"))
+        bpf_program__set_autoload(current, name.hasPrefix("empty_") && named.map { $0.contains(name) } ?? true)
         program = bpf_object__next_program(object, current)
     }
     let loaded = bpf_object__load(object)
